@@ -1,0 +1,225 @@
+"""The command line: `python -m charlm train | sample | eval`. Errors print one line and exit 2."""
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+from charlm.checkpoint import list_checkpoints, load_checkpoint, resume, save_checkpoint
+from charlm.data import MODES, make_split, read_text
+from charlm.errors import CharlmError
+from charlm.models import MODELS, build_model, model_config
+from charlm.sampling import sample, stream
+from charlm.train import TrainConfig, Trainer, evaluate, loss_metrics, new_trainer
+
+MODEL_OPTIONS = {  # option -> (type, help); each model reads the ones it has a field for
+    "block_size": (int, "characters of context (transformer: positions; RNNs: backprop window)"),
+    "n_layer": (int, "layers (transformer blocks, stacked RNN layers, MLP hidden layers)"),
+    "n_head": (int, "attention heads (transformer)"),
+    "n_embd": (int, "embedding width"),
+    "n_hidden": (int, "hidden width (MLP, RNNs)"),
+    "dropout": (float, "dropout probability while training"),
+    "smoothing": (float, "count added to every pair (count bigram)"),
+}
+TRAIN_OPTIONS = {
+    "steps": (int, "total optimisation steps"),
+    "batch_size": (int, "windows per step"),
+    "lr": (float, "peak learning rate"),
+    "weight_decay": (float, "AdamW weight decay on matrices"),
+    "warmup_steps": (int, "steps of linear learning-rate warmup"),
+    "grad_clip": (float, "clip the gradient norm (0: off)"),
+    "eval_interval": (int, "evaluate every this many steps"),
+    "seed": (int, "random seed: the same seed gives the same numbers"),
+    "device": (str, "auto, cpu, cuda or mps"),
+}
+
+
+def add_options(
+    parser: argparse.ArgumentParser, options: dict, title: str, defaults: object | None = None
+) -> None:
+    group = parser.add_argument_group(title)
+    for name, (kind, text) in options.items():
+        default = getattr(defaults, name, None)
+        group.add_argument(
+            "--" + name.replace("_", "-"),
+            type=kind,
+            default=None,
+            help=text + (f" (default {default})" if default is not None else ""),
+        )
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    text = read_text(args.file)
+    train_settings = {k: getattr(args, k) for k in TRAIN_OPTIONS}
+    if args.resume:
+        checkpoint = load_checkpoint(args.resume)
+        trainer = resume(checkpoint, text, **train_settings)
+        out = Path(args.out or args.resume)
+    else:
+        config = TrainConfig(**{k: v for k, v in train_settings.items() if v is not None})
+        settings = {k: getattr(args, k) for k in MODEL_OPTIONS}
+        trainer = new_trainer(text, args.mode, args.model, config, **settings)
+        out = Path(args.out or f"checkpoints/{Path(args.file).stem}-{args.model}")
+    model = trainer.model
+    print(
+        f"training {model.config.model_type} ({model.num_params():,} parameters) on {args.file}: "
+        f"{len(text):,} characters, vocabulary {model.config.vocab_size}, {trainer.corpus.mode} mode, "
+        f"device {trainer.device}; saving to {out}",
+        file=sys.stderr,
+    )
+    stopped = run_with_progress(trainer)
+    metrics = trainer.metrics()
+    samples = sample(model, num_samples=5 if model.config.mode == "lines" else 2, length=200, seed=0)
+    save_checkpoint(
+        out, model, trainer=trainer, metrics=metrics, corpus_summary=trainer.corpus.summary(), samples=samples
+    )
+    m = loss_metrics(metrics["val_loss"])
+    print(
+        f"{'stopped' if stopped else 'done'} at step {metrics['steps']}: val loss {m['loss']:.4f} nats, "
+        f"{m['bpc']:.4f} bits/char, perplexity {m['perplexity']:.2f}; saved {out}",
+        file=sys.stderr,
+    )
+
+
+def run_with_progress(trainer: Trainer) -> bool:
+    """Train with a progress bar; Ctrl-C stops and keeps the model. Returns whether it was stopped."""
+    from tqdm import tqdm
+
+    bar = tqdm(
+        total=trainer.config.steps, initial=trainer.step, unit="step", file=sys.stderr, dynamic_ncols=True
+    )
+    try:
+        for event in trainer.run():
+            bar.update(event.step - bar.n)
+            bar.set_postfix(
+                loss=f"{event.train_loss:.3f}", tok_s=f"{event.tokens_per_second:,.0f}", refresh=False
+            )
+            if event.val_loss is not None:
+                bar.write(
+                    f"step {event.step:>6}: train {event.train_eval_loss:.4f}  val {event.val_loss:.4f}  "
+                    f"lr {event.lr:.2e}  {event.tokens_per_second:,.0f} tok/s"
+                )
+    except KeyboardInterrupt:
+        bar.write(f"stopped at step {trainer.step}; keeping the model as it is")
+        return True
+    finally:
+        bar.close()
+    return False
+
+
+def cmd_sample(args: argparse.Namespace) -> None:
+    model = load_checkpoint(args.checkpoint, args.device or "cpu").model
+    options = dict(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, length=args.length)
+    if args.json:
+        print(
+            json.dumps(sample(model, args.prompt, args.num_samples, args.seed, **options), ensure_ascii=False)
+        )
+        return
+    for i in range(args.num_samples):
+        seed = None if args.seed is None else args.seed + i
+        sys.stdout.write(args.prompt)
+        for token in stream(model, args.prompt, seed=seed, **options):
+            sys.stdout.write(token.char)
+            sys.stdout.flush()
+        sys.stdout.write("\n" if model.config.mode == "lines" else "\n\n")
+
+
+def cmd_eval(args: argparse.Namespace) -> None:
+    model = load_checkpoint(args.checkpoint).model
+    vocab = model.config.vocab
+    split = make_split(read_text(args.file), vocab)
+    if len(split.tokens) < 2:
+        raise CharlmError(f"{args.file} has nothing to evaluate on; give a longer text.")
+    counts = build_model(model_config("bigram", chars=vocab.chars, mode=model.config.mode))
+    counts.fit(split)
+    rows = {
+        "model": evaluate(model, split),
+        "uniform (ln V)": math.log(vocab.size),
+        "count bigram (fitted on this file)": evaluate(counts, split),
+    }
+    if args.json:
+        print(json.dumps({name: loss_metrics(loss) for name, loss in rows.items()}))
+        return
+    print(f"{'':36} {'nats':>8} {'bits/char':>10} {'perplexity':>11}")
+    for name, loss in rows.items():
+        m = loss_metrics(loss)
+        print(f"{name:36} {m['loss']:8.4f} {m['bpc']:10.4f} {m['perplexity']:11.2f}")
+
+
+def cmd_list(args: argparse.Namespace) -> None:
+    for row in list_checkpoints(args.root):
+        val = "-" if row["val_loss"] is None else f"{row['val_loss']:.4f}"
+        print(
+            f"{row['name']:32} {row['model']:14} {row['params'] or 0:>10,} params  val {val}  {row['saved']}"
+        )
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m charlm", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    p = commands.add_parser(
+        "train", help="train a model on a text file", description="Train a model on a text file."
+    )
+    p.add_argument("file", help="a UTF-8 text file")
+    p.add_argument("--model", choices=list(MODELS), default="transformer", help="which rung of the ladder")
+    p.add_argument("--mode", choices=MODES, default="text", help="text: one stream; lines: one item per line")
+    p.add_argument("--out", help="checkpoint directory to write (default checkpoints/FILE-MODEL)")
+    p.add_argument("--resume", metavar="CKPT", help="continue training this checkpoint")
+    add_options(p, MODEL_OPTIONS, "model options (each model uses the ones it has)")
+    add_options(p, TRAIN_OPTIONS, "training options", TrainConfig())
+    p.set_defaults(run=cmd_train)
+
+    p = commands.add_parser(
+        "sample", help="generate text from a checkpoint", description="Generate text from a checkpoint."
+    )
+    p.add_argument("checkpoint", help="a checkpoint directory")
+    p.add_argument("--prompt", default="", help="text to continue")
+    p.add_argument(
+        "--temperature", type=float, default=1.0, help="0 is greedy; higher is more random (default 1)"
+    )
+    p.add_argument("--top-k", type=int, default=None, help="sample from the k most likely characters only")
+    p.add_argument(
+        "--top-p", type=float, default=None, help="sample from the smallest set with this much probability"
+    )
+    p.add_argument("--num-samples", type=int, default=1, help="how many samples (default 1)")
+    p.add_argument("--length", type=int, default=500, help="most characters per sample (default 500)")
+    p.add_argument("--seed", type=int, default=None, help="random seed for repeatable samples")
+    p.add_argument("--device", default=None, help="cpu (default), cuda or mps")
+    p.add_argument("--json", action="store_true", help="print a JSON list of the samples")
+    p.set_defaults(run=cmd_sample)
+
+    p = commands.add_parser(
+        "eval", help="loss of a checkpoint on a text file", description="Measure a checkpoint on a text file."
+    )
+    p.add_argument("checkpoint", help="a checkpoint directory")
+    p.add_argument("file", help="a UTF-8 text file")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(run=cmd_eval)
+
+    p = commands.add_parser(
+        "list", help="list saved checkpoints", description="List the checkpoints in a folder."
+    )
+    p.add_argument(
+        "root", nargs="?", default="checkpoints", help="folder of checkpoints (default checkpoints)"
+    )
+    p.set_defaults(run=cmd_list)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = make_parser().parse_args(argv)
+    try:
+        args.run(args)
+    except CharlmError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""The MLP of Bengio et al. (2003), as in makemore: embed the previous `block_size` characters,
+concatenate, pass through tanh hidden layers, read out logits."""
+
+from dataclasses import dataclass
+
+import torch.nn as nn
+
+from charlm.models.base import CharLM, ModelConfig, with_window
+
+
+@dataclass
+class MLPConfig(ModelConfig):
+    model_type: str = "mlp"
+    block_size: int = 3  # characters of context
+    n_embd: int = 24  # size of each character's embedding
+    n_hidden: int = 256  # width of each hidden layer
+    n_layer: int = 1  # number of hidden layers
+    dropout: float = 0.0
+
+
+class MLP(CharLM):
+    config_class = MLPConfig
+    windowed = True
+
+    def __init__(self, config: MLPConfig):
+        super().__init__()
+        self.config = config
+        self.wte = nn.Embedding(config.vocab_size, config.n_embd)
+        layers: list[nn.Module] = []
+        width = config.block_size * config.n_embd
+        for _ in range(config.n_layer):
+            layers += [nn.Linear(width, config.n_hidden), nn.Tanh(), nn.Dropout(config.dropout)]
+            width = config.n_hidden
+        self.hidden = nn.Sequential(*layers)
+        self.lm_head = nn.Linear(width, config.vocab_size)
+        self.apply(self._init_weights)
+        for m in self.hidden:  # tanh layers want a larger scale than 0.02 to learn quickly (Kaiming)
+            if isinstance(m, nn.Linear):
+                nn.init.normal_(m.weight, std=(5 / 3) / m.in_features**0.5)
+
+    def decode(self, idx, state=None):
+        bs = self.config.block_size
+        padded = with_window(idx, state, bs - 1, self.config.vocab.start_token)  # (B, bs-1+T)
+        windows = padded.unfold(1, bs, 1)  # (B, T, bs): the context of each position, oldest first
+        B, T, _ = windows.shape
+        x = self.wte(windows).view(B, T, bs * self.config.n_embd)
+        return self.lm_head(self.hidden(x)), padded[:, padded.size(1) - (bs - 1) :]

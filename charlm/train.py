@@ -1,0 +1,297 @@
+"""One training loop for every model: `Trainer.run()` yields progress events that the command line
+prints and the app plots; `evaluate` measures loss in nats on a whole split."""
+
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from charlm.data import Corpus, Split, eval_windows, get_batch
+from charlm.errors import CharlmError
+from charlm.models import CharLM, build_model, model_config
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 2000  # total optimisation steps (a resumed run continues up to this number)
+    batch_size: int = 32
+    lr: float = 1e-3  # peak learning rate, reached after warmup, then cosine decay to lr / 10
+    weight_decay: float = 0.01  # AdamW decay, applied to matrices only
+    warmup_steps: int = 100
+    grad_clip: float = 1.0  # clip the gradient norm to this (0 turns clipping off)
+    eval_interval: int = 200  # evaluate on the validation split every this many steps
+    eval_tokens: int = 32768  # predictions per evaluation during training (the final one uses all)
+    seed: int = 1337
+    device: str = "auto"  # "auto" picks cuda, then mps, then cpu
+
+    def check(self) -> None:
+        rules = [
+            (isinstance(self.steps, int) and self.steps >= 1, "steps must be a whole number of at least 1"),
+            (self.steps <= 10_000_000, "steps above 10,000,000 would not finish here; use fewer steps"),
+            (
+                isinstance(self.batch_size, int) and 1 <= self.batch_size <= 65536,
+                "batch_size must be 1 to 65536",
+            ),
+            (math.isfinite(self.lr) and 0 < self.lr <= 10, "lr must be above 0 and at most 10 (try 1e-3)"),
+            (math.isfinite(self.weight_decay) and self.weight_decay >= 0, "weight_decay must be 0 or more"),
+            (self.warmup_steps >= 0, "warmup_steps must be 0 or more"),
+            (self.grad_clip >= 0, "grad_clip must be 0 (off) or more"),
+            (
+                isinstance(self.eval_interval, int) and self.eval_interval >= 1,
+                "eval_interval must be at least 1",
+            ),
+            (self.eval_tokens >= 1, "eval_tokens must be at least 1"),
+        ]
+        for ok, message in rules:
+            if not ok:
+                raise CharlmError(f"{message}.")
+
+
+@dataclass
+class Progress:
+    """One step of training. `val_loss` and `train_eval_loss` are set on evaluation steps only."""
+
+    step: int
+    steps: int
+    lr: float
+    train_loss: float  # the loss of this step's batch
+    tokens_per_second: float
+    elapsed: float  # seconds since training started
+    remaining: float  # estimated seconds left
+    val_loss: float | None = None
+    train_eval_loss: float | None = None
+    done: bool = False
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise CharlmError(f"unknown device {name!r}; use auto, cpu, cuda or mps.") from None
+    available = {"cpu": True, "cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}
+    if not available.get(device.type, False):
+        raise CharlmError(f"device {name!r} is not available on this machine; use --device cpu or auto.")
+    return device
+
+
+@torch.no_grad()
+def evaluate(
+    model: CharLM, split: Split, T: int | None = None, max_tokens: int | None = None, batch_size: int = 64
+) -> float:
+    """Mean loss in nats over every prediction of the split (or its first `max_tokens` of them)."""
+    T = T or sequence_length(model, split)
+    device = model.device
+    was_training = model.training
+    model.eval()
+    total, count = 0.0, 0
+    for x, y in eval_windows(split, T, batch_size, max_tokens):
+        x, y = x.to(device), y.to(device)
+        logits, _ = model(x)
+        total += F.cross_entropy(
+            logits.reshape(-1, logits.size(-1)), y.reshape(-1), ignore_index=-1, reduction="sum"
+        ).item()
+        count += int((y != -1).sum())
+    model.train(was_training)
+    return total / max(count, 1)
+
+
+def loss_metrics(loss: float) -> dict[str, float]:
+    """A loss in nats, as bits per character and perplexity too."""
+    return {"loss": loss, "bpc": loss / math.log(2), "perplexity": math.exp(min(loss, 700))}
+
+
+def sequence_length(model: CharLM, split: Split) -> int:
+    """Characters per training window. Windowed models see their context inside longer windows."""
+    block = model.config.block_size
+    T = max(64, 4 * block) if model.windowed else block
+    return max(1, min(T, split.longest))
+
+
+class Trainer:
+    """Trains a model on a corpus. Iterate `run()`; stop iterating at any step to stop training.
+
+    The model is trained in place, so stopping early keeps it as it is. `state_dict()` holds what a
+    resumed run needs: the step, the optimizer's moments and the random number generators.
+    """
+
+    def __init__(self, model: CharLM, corpus: Corpus, config: TrainConfig):
+        config.check()
+        self.model, self.corpus, self.config = model, corpus, config
+        if model.config.chars != corpus.vocab.chars or model.config.mode != corpus.mode:
+            raise CharlmError(
+                "the model's vocabulary or corpus mode differs from this text's; train a new model."
+            )
+        self.device = resolve_device(config.device)
+        self.T = sequence_length(model, corpus.train)
+        if (
+            corpus.mode == "text"
+            and not model.windowed
+            and len(corpus.train.tokens) <= model.config.block_size
+        ):
+            raise CharlmError(
+                f"the training part of the text has {len(corpus.train.tokens)} characters, not more than the "
+                f"block size ({model.config.block_size}). Give a longer text or a smaller block size."
+            )
+        self.model.to(self.device)
+        self.step = 0
+        self.generator = torch.Generator().manual_seed(config.seed)
+        torch.manual_seed(config.seed)  # dropout and initialisation draw from the global generator
+        self.optimizer = None if model.trained_by_counting else self._make_optimizer()
+        self.last: Progress | None = None
+
+    def _make_optimizer(self) -> torch.optim.Optimizer:
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        decay = [p for p in params if p.dim() >= 2]
+        no_decay = [p for p in params if p.dim() < 2]
+        groups = [
+            {"params": decay, "weight_decay": self.config.weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ]
+        return torch.optim.AdamW(groups, lr=self.config.lr, betas=(0.9, 0.99))
+
+    def lr_at(self, step: int) -> float:
+        """Linear warmup, then cosine decay to a tenth of the peak."""
+        c = self.config
+        warmup = min(c.warmup_steps, c.steps // 10)
+        if step < warmup:
+            return c.lr * (step + 1) / warmup
+        progress = (step - warmup) / max(1, c.steps - warmup)
+        return c.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
+
+    def run(self) -> Iterator[Progress]:
+        if self.optimizer is None:
+            yield from self._count()
+            return
+        c, model = self.config, self.model
+        if self.step >= c.steps:
+            raise CharlmError(
+                f"this model has already trained {self.step} steps; ask for more than {self.step} steps."
+            )
+        limit = 5 * math.log(model.config.vocab_size) + 10  # far above any loss a learning model has
+        start, train_time, tokens = time.perf_counter(), 0.0, 0
+        first_step = self.step
+        model.train()
+        while self.step < c.steps:
+            t0 = time.perf_counter()
+            lr = self.lr_at(self.step)
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
+            x, y = get_batch(self.corpus.train, c.batch_size, self.T, self.generator)
+            x, y = x.to(self.device), y.to(self.device)
+            _, loss = model(x, y)
+            loss_value = loss.item()
+            if not math.isfinite(loss_value) or loss_value > limit:
+                raise CharlmError(
+                    f"training diverged at step {self.step}: the loss became {loss_value:.4g}. "
+                    f"Lower the learning rate (now {c.lr:g}), e.g. to {c.lr / 10:g}."
+                )
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if c.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), c.grad_clip)
+            self.optimizer.step()
+            self.step += 1
+            train_time += time.perf_counter() - t0
+            tokens += int((y != -1).sum())
+            done_steps = self.step - first_step
+            event = Progress(
+                step=self.step,
+                steps=c.steps,
+                lr=lr,
+                train_loss=loss_value,
+                tokens_per_second=tokens / max(train_time, 1e-9),
+                elapsed=time.perf_counter() - start,
+                remaining=(time.perf_counter() - start) / done_steps * (c.steps - self.step),
+            )
+            if self.step % c.eval_interval == 0 or self.step == c.steps or done_steps == 1:
+                event.val_loss = evaluate(model, self.corpus.val, self.T, c.eval_tokens)
+                event.train_eval_loss = evaluate(model, self.corpus.train, self.T, c.eval_tokens)
+                model.train()
+            event.done = self.step == c.steps
+            self.last = event
+            yield event
+
+    def _count(self) -> Iterator[Progress]:
+        start = time.perf_counter()
+        self.model.fit(self.corpus.train)
+        self.step = self.config.steps
+        elapsed = time.perf_counter() - start
+        train_loss = evaluate(self.model, self.corpus.train, self.T)
+        self.last = Progress(
+            step=self.step,
+            steps=self.step,
+            lr=0.0,
+            train_loss=train_loss,
+            tokens_per_second=len(self.corpus.train.tokens) / max(elapsed, 1e-9),
+            elapsed=elapsed,
+            remaining=0.0,
+            val_loss=evaluate(self.model, self.corpus.val, self.T),
+            train_eval_loss=train_loss,
+            done=True,
+        )
+        yield self.last
+
+    def metrics(self) -> dict:
+        """Where training stands: losses on the full splits, steps, speed. What metrics.json holds."""
+        val = evaluate(self.model, self.corpus.val, self.T)
+        last = self.last
+        return {
+            "train_loss": evaluate(self.model, self.corpus.train, self.T, self.config.eval_tokens),
+            "val_loss": val,
+            "val_bpc": val / math.log(2),
+            "val_perplexity": math.exp(min(val, 700)),
+            "steps": self.step,
+            "tokens_per_second": last.tokens_per_second if last else 0.0,
+            "elapsed_seconds": last.elapsed if last else 0.0,
+            "num_params": self.model.num_params(),
+            "device": str(self.device),
+        }
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """Everything a resumed run needs, as tensors (safetensors holds tensors only)."""
+        state = {
+            "step": torch.tensor(self.step),
+            "rng.batches": self.generator.get_state(),
+            "rng.torch": torch.get_rng_state(),
+        }
+        if self.optimizer is not None:
+            for i, s in self.optimizer.state_dict()["state"].items():
+                for key, value in s.items():
+                    state[f"optimizer.{i}.{key}"] = torch.as_tensor(value).detach().cpu()
+        return state
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        self.step = int(state["step"])
+        self.generator.set_state(state["rng.batches"])
+        torch.set_rng_state(state["rng.torch"])
+        if self.optimizer is None:
+            return
+        moments: dict[int, dict[str, torch.Tensor]] = {}
+        for name, value in state.items():
+            if name.startswith("optimizer."):
+                _, i, key = name.split(".", 2)
+                moments.setdefault(int(i), {})[key] = value.to(self.device) if key != "step" else value
+        full = self.optimizer.state_dict()
+        full["state"] = moments
+        self.optimizer.load_state_dict(full)
+
+
+def new_trainer(
+    text: str, mode: str, model: str, config: TrainConfig, val_fraction: float = 0.1, **settings
+) -> Trainer:
+    """A fresh model of type `model` with `settings`, ready to train on `text`: what both front ends start from."""
+    config.check()
+    corpus = Corpus.from_text(text, mode, val_fraction=val_fraction, seed=config.seed)
+    torch.manual_seed(config.seed)  # the same seed gives the same initial weights
+    return Trainer(
+        build_model(model_config(model, chars=corpus.vocab.chars, mode=mode, **settings)), corpus, config
+    )
