@@ -155,6 +155,19 @@ def cmd_list(args: argparse.Namespace) -> None:
         )
 
 
+def cmd_push(args: argparse.Namespace) -> None:
+    from charlm.hub import push
+
+    print(push(args.checkpoint, args.repo_id, token=args.token, private=args.private))
+
+
+def cmd_pull(args: argparse.Namespace) -> None:
+    from charlm.hub import pull
+
+    out = args.out or f"checkpoints/{args.repo_id.strip().replace('/', '--')}"
+    print(pull(args.repo_id, revision=args.revision, out=out, token=args.token))
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m charlm", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -197,6 +210,28 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("file", help="a UTF-8 text file")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=cmd_eval)
+
+    p = commands.add_parser(
+        "push",
+        help="upload a checkpoint to the Hugging Face Hub",
+        description="Upload a checkpoint to a Hub model repo.",
+    )
+    p.add_argument("checkpoint", help="a checkpoint directory")
+    p.add_argument("repo_id", help="username/model-name (the repo is created if needed)")
+    p.add_argument("--private", action="store_true", help="create the repo as private")
+    p.add_argument("--token", help="a Hub token with write access (default: HF_TOKEN or the stored login)")
+    p.set_defaults(run=cmd_push)
+
+    p = commands.add_parser(
+        "pull",
+        help="download a checkpoint from the Hugging Face Hub",
+        description="Download a charlm model from the Hub.",
+    )
+    p.add_argument("repo_id", help="username/model-name")
+    p.add_argument("--revision", help="a branch, tag or commit (default main)")
+    p.add_argument("--out", help="checkpoint directory to write (default checkpoints/USERNAME--MODEL-NAME)")
+    p.add_argument("--token", help="a Hub token, for private repos (default: HF_TOKEN or the stored login)")
+    p.set_defaults(run=cmd_pull)
 
     p = commands.add_parser(
         "list", help="list saved checkpoints", description="List the checkpoints in a folder."

@@ -58,7 +58,31 @@ def save_checkpoint(
     corpus_summary: dict | None = None,
     samples: list[str] | None = None,
 ) -> Path:
-    """Write the checkpoint directory atomically: into a temporary sibling first, then swapped in.
+    """Write the checkpoint directory atomically (see `replace_dir`)."""
+    config = {
+        **asdict(model.config),
+        "charlm_version": VERSION,
+        "train": asdict(trainer.config) if trainer else {},
+        "corpus": corpus_summary or {},
+    }
+    metrics = {**(metrics or {}), "samples": samples or [], "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
+
+    def write(staging: Path) -> None:
+        model.save_pretrained(staging, config=config, model_card_kwargs={})
+        (staging / METRICS).write_text(
+            json.dumps(_jsonable(metrics), indent=2, ensure_ascii=False), encoding="utf-8"
+        )
+        if trainer is not None:
+            save_file(
+                {k: v.contiguous() for k, v in trainer.state_dict().items()}, str(staging / TRAINER_STATE)
+            )
+        (staging / CARD).write_text(model_card(config, metrics), encoding="utf-8")
+
+    return replace_dir(path, write)
+
+
+def replace_dir(path: str | Path, write) -> Path:
+    """Let `write(staging)` fill a temporary sibling of `path`, then swap it in as `path`.
 
     A crash at any point leaves the previous checkpoint at `path` intact. An existing `path` that
     is not a charlm checkpoint is never replaced.
@@ -69,22 +93,9 @@ def save_checkpoint(
             f"{path} exists and is not a charlm checkpoint; choose another name so nothing is overwritten."
         )
     path.parent.mkdir(parents=True, exist_ok=True)
-    config = {
-        **asdict(model.config),
-        "charlm_version": VERSION,
-        "train": asdict(trainer.config) if trainer else {},
-        "corpus": corpus_summary or {},
-    }
-    metrics = {**(metrics or {}), "samples": samples or [], "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
-        model.save_pretrained(tmp, config=config, model_card_kwargs={})
-        (tmp / METRICS).write_text(
-            json.dumps(_jsonable(metrics), indent=2, ensure_ascii=False), encoding="utf-8"
-        )
-        if trainer is not None:
-            save_file({k: v.contiguous() for k, v in trainer.state_dict().items()}, str(tmp / TRAINER_STATE))
-        (tmp / CARD).write_text(model_card(config, metrics), encoding="utf-8")
+        write(tmp)
         _swap_in(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -173,7 +184,7 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Che
         ) from None
     except (TypeError, AssertionError) as e:
         raise CharlmError(f"{path / CONFIG} holds settings charlm cannot build a model from ({e}).") from None
-    metrics = _read_json(path / METRICS)
+    metrics = read_json(path / METRICS)
     state = None
     if (path / TRAINER_STATE).is_file():
         try:
@@ -185,7 +196,7 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Che
     return Checkpoint(path, model, config, metrics, state)
 
 
-def _read_json(file: Path) -> dict:
+def read_json(file: Path) -> dict:
     if not file.is_file():
         return {}
     try:
@@ -273,7 +284,7 @@ def list_checkpoints(root: str | Path) -> list[dict]:
             continue
         config = json.loads((path / CONFIG).read_text(encoding="utf-8"))
         try:
-            metrics = _read_json(path / METRICS)
+            metrics = read_json(path / METRICS)
         except CharlmError:
             metrics = {}
         rows.append(

@@ -44,9 +44,11 @@ def _flag(query: dict[str, str], name: str) -> bool:
 
 
 class _HubError(Exception):
-    def __init__(self, status: int, message: str, code: str | None = None, **headers: str) -> None:
+    def __init__(
+        self, status: int, message: str, code: str | None = None, extra: dict | None = None, **headers: str
+    ) -> None:
         super().__init__(message)
-        self.status, self.message = status, message
+        self.status, self.payload = status, {"error": message, **(extra or {})}
         self.headers = {"X-Error-Message": message, **({"X-Error-Code": code} if code else {}), **headers}
 
 
@@ -125,7 +127,9 @@ class FakeHub:
     def offline(self, value: bool) -> None:
         # Close the listening socket (same port is re-bound when back online) so the client gets a real
         # "connection refused" (httpx2.ConnectError), which it treats as "no network" and falls back to its cache.
-        if value and not self._offline:
+        if value == self._offline:
+            return
+        if value:
             self.stop()
         self._offline = value
         if not value and self._port:
@@ -228,7 +232,8 @@ class FakeHub:
         repo_id, repo_type = f"{namespace}/{payload['name']}", payload.get("type") or "model"
         url = f"{self.url}/{_URL_PREFIX[repo_type]}{repo_id}"
         if (repo_type, repo_id) in self.repos:
-            raise _HubError(409, f"You already created this {repo_type} repo: {repo_id}")
+            # The client reads "url" from this 409 body when exist_ok=True.
+            raise _HubError(409, f"You already created this {repo_type} repo", extra={"url": url})
         private = payload.get("visibility") == "private" or payload.get("private") is True
         self._create(repo_id, repo_type, private)
         return {"url": url, "name": repo_id}
@@ -253,16 +258,8 @@ class FakeHub:
                 history, sha = [], repo.resolve(revision).sha
                 while sha is not None:
                     commit = repo.commits[sha]
-                    authors = [{"user": commit.author}]
-                    history.append(
-                        {
-                            "id": sha,
-                            "title": commit.title,
-                            "message": commit.message,
-                            "authors": authors,
-                            "date": commit.date,
-                        }
-                    )
+                    entry = {"id": sha, "title": commit.title, "message": commit.message, "date": commit.date}
+                    history.append({**entry, "authors": [{"user": commit.author}]})
                     sha = commit.parent
                 return history, {}
             case "POST", ["preupload", revision]:
@@ -411,7 +408,7 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 self._send_json(200, payload, headers)
         except _HubError as error:
-            self._send_json(error.status, {"error": error.message}, error.headers)
+            self._send_json(error.status, error.payload, error.headers)
         except Exception as error:  # a bug in the fake: surface it in the client's error message
             message = f"FakeHub crashed: {type(error).__name__}: {error}".replace("\n", " ")
             self._send_json(500, {"error": message}, {"X-Error-Message": message})
@@ -421,11 +418,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _send_json(self, status: int, payload: Any, headers: dict[str, str]) -> None:
         body = json.dumps(payload).encode()
         self.send_response(status)
-        for name, value in {
-            **headers,
-            "Content-Type": "application/json",
-            "Content-Length": str(len(body)),
-        }.items():
+        headers = {**headers, "Content-Type": "application/json", "Content-Length": str(len(body))}
+        for name, value in headers.items():
             self.send_header(name, value)
         self.end_headers()
         if self.command != "HEAD":
