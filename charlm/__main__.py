@@ -6,7 +6,7 @@ import math
 import sys
 from pathlib import Path
 
-from charlm.checkpoint import list_checkpoints, load_checkpoint, resume, save_checkpoint
+from charlm.checkpoint import is_checkpoint, list_checkpoints, load_checkpoint, resume, save_checkpoint
 from charlm.data import MODES, make_split, read_text
 from charlm.errors import CharlmError
 from charlm.models import MODELS, build_model, model_config
@@ -25,7 +25,7 @@ MODEL_OPTIONS = {  # option -> (type, help); each model reads the ones it has a 
 TRAIN_OPTIONS = {
     "steps": (int, "total optimisation steps"),
     "batch_size": (int, "windows per step"),
-    "lr": (float, "peak learning rate"),
+    "lr": (float, "peak learning rate (the numpy-* models' plain SGD defaults to its own, larger one)"),
     "weight_decay": (float, "AdamW weight decay on matrices"),
     "warmup_steps": (int, "steps of linear learning-rate warmup"),
     "grad_clip": (float, "clip the gradient norm (0: off)"),
@@ -57,10 +57,15 @@ def cmd_train(args: argparse.Namespace) -> None:
         trainer = resume(checkpoint, text, **train_settings)
         out = Path(args.out or args.resume)
     else:
-        config = TrainConfig(**{k: v for k, v in train_settings.items() if v is not None})
+        given = {k: v for k, v in train_settings.items() if v is not None}
+        config = TrainConfig(**{"lr": MODELS[args.model].default_lr, **given})
         settings = {k: getattr(args, k) for k in MODEL_OPTIONS}
         trainer = new_trainer(text, args.mode, args.model, config, **settings)
         out = Path(args.out or f"checkpoints/{Path(args.file).stem}-{args.model}")
+    if out.exists() and not is_checkpoint(out):  # refuse now rather than after training
+        raise CharlmError(
+            f"{out} exists and is not a charlm checkpoint; choose another --out so nothing is overwritten."
+        )
     model = trainer.model
     print(
         f"training {model.config.model_type} ({model.num_params():,} parameters) on {args.file}: "
@@ -98,10 +103,11 @@ def run_with_progress(trainer: Trainer) -> bool:
             if event.val_loss is not None:
                 bar.write(
                     f"step {event.step:>6}: train {event.train_eval_loss:.4f}  val {event.val_loss:.4f}  "
-                    f"lr {event.lr:.2e}  {event.tokens_per_second:,.0f} tok/s"
+                    f"lr {event.lr:.2e}  {event.tokens_per_second:,.0f} tok/s",
+                    file=sys.stderr,  # stdout is for results (samples, evaluations) only
                 )
     except KeyboardInterrupt:
-        bar.write(f"stopped at step {trainer.step}; keeping the model as it is")
+        bar.write(f"stopped at step {trainer.step}; keeping the model as it is", file=sys.stderr)
         return True
     finally:
         bar.close()

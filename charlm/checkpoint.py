@@ -111,8 +111,15 @@ def _swap_in(tmp: Path, path: Path) -> None:
         os.rename(tmp, path)
         return
     old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
-    os.rename(path, old / "previous")
-    os.rename(tmp, path)
+    previous = old / "previous"
+    try:
+        os.rename(path, previous)
+        os.rename(tmp, path)
+    except BaseException:
+        if previous.exists():  # the new one did not get in: put the previous checkpoint back
+            os.rename(previous, path)
+        old.rmdir()
+        raise
     shutil.rmtree(old, ignore_errors=True)
 
 
@@ -318,7 +325,9 @@ def resume(checkpoint: Checkpoint, text: str, **overrides) -> Trainer:
         if value is not None:
             setattr(config, key, value)
     vocab = checkpoint.model.config.vocab
-    corpus = Corpus.from_text(text, checkpoint.model.config.mode, seed=config.seed, vocab=vocab)
+    corpus = Corpus.from_text(
+        text, checkpoint.model.config.mode, val_fraction=config.val_fraction, seed=config.seed, vocab=vocab
+    )
     trainer = Trainer(checkpoint.model, corpus, config)
     if checkpoint.trainer_state is not None:
         trainer.load_state_dict(checkpoint.trainer_state)

@@ -14,8 +14,9 @@ BOUNDARY = 0  # in lines mode, token 0 marks where a line starts and ends
 DISPLAY = {" ": "␣", "\n": "⏎", "\t": "⇥", "\r": "␍"}
 
 
-def read_text(path: str | Path, max_bytes: int = MAX_TEXT_BYTES) -> str:
-    """Read a UTF-8 text file, refusing what is not text or too big to train on here."""
+def read_text(path: str | Path, max_bytes: int | None = None) -> str:
+    """Read a UTF-8 text file, refusing what is not text or bigger than `max_bytes` (MAX_TEXT_BYTES)."""
+    max_bytes = MAX_TEXT_BYTES if max_bytes is None else max_bytes  # read now, so the limit can be changed
     path = Path(path)
     if not path.is_file():
         raise CharlmError(f"{path}: no such file. Give the path of a plain-text file.")

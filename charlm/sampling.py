@@ -2,6 +2,7 @@
 the model's incremental `decode`, with the probability behind each character."""
 
 import math
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -84,7 +85,8 @@ def stream(
     ids = start + vocab.encode(prompt)
     device = model.device
     generator = torch.Generator(device=device)
-    generator.manual_seed(seed if seed is not None else torch.seed() % 2**63)
+    # secrets, not torch.seed(): that would reseed the global generator that training draws from
+    generator.manual_seed(seed if seed is not None else secrets.randbits(63))
     window = model.max_context or len(ids) + length  # the most positions one forward pass may take
     was_training = model.training
     model.eval()

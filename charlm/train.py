@@ -25,6 +25,7 @@ class TrainConfig:
     eval_interval: int = 200  # evaluate on the validation split every this many steps
     eval_tokens: int = 32768  # predictions per evaluation during training (the final one uses all)
     seed: int = 1337
+    val_fraction: float = 0.1  # the share of the text held out for validation
     device: str = "auto"  # "auto" picks cuda, then mps, then cpu
 
     def check(self) -> None:
@@ -44,6 +45,7 @@ class TrainConfig:
                 "eval_interval must be at least 1",
             ),
             (self.eval_tokens >= 1, "eval_tokens must be at least 1"),
+            (0 < self.val_fraction < 1, "val_fraction must be between 0 and 1 (0.1 holds out a tenth)"),
         ]
         for ok, message in rules:
             if not ok:
@@ -130,7 +132,8 @@ class Trainer:
             raise CharlmError(
                 "the model's vocabulary or corpus mode differs from this text's; train a new model."
             )
-        self.device = resolve_device(config.device)
+        # the NumPy models compute on the CPU, whatever the device setting
+        self.device = torch.device("cpu") if model.trains_itself else resolve_device(config.device)
         self.T = sequence_length(model, corpus.train)
         if (
             corpus.mode == "text"
@@ -145,7 +148,10 @@ class Trainer:
         self.step = 0
         self.generator = torch.Generator().manual_seed(config.seed)
         torch.manual_seed(config.seed)  # dropout and initialisation draw from the global generator
-        self.optimizer = None if model.trained_by_counting else self._make_optimizer()
+        # dropout's own stream: restored before each step, so whatever draws random numbers between
+        # steps (sampling, other models) changes nothing, and a resumed run repeats a straight one
+        self.torch_rng = torch.get_rng_state()
+        self.optimizer = None if model.trained_by_counting or model.trains_itself else self._make_optimizer()
         self.last: Progress | None = None
 
     def _make_optimizer(self) -> torch.optim.Optimizer:
@@ -168,7 +174,7 @@ class Trainer:
         return c.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
 
     def run(self) -> Iterator[Progress]:
-        if self.optimizer is None:
+        if self.model.trained_by_counting:
             yield from self._count()
             return
         c, model = self.config, self.model
@@ -176,29 +182,17 @@ class Trainer:
             raise CharlmError(
                 f"this model has already trained {self.step} steps; ask for more than {self.step} steps."
             )
-        limit = 5 * math.log(model.config.vocab_size) + 10  # far above any loss a learning model has
         start, train_time, tokens = time.perf_counter(), 0.0, 0
         first_step = self.step
         model.train()
         while self.step < c.steps:
             t0 = time.perf_counter()
             lr = self.lr_at(self.step)
-            for group in self.optimizer.param_groups:
-                group["lr"] = lr
             x, y = get_batch(self.corpus.train, c.batch_size, self.T, self.generator)
             x, y = x.to(self.device), y.to(self.device)
-            _, loss = model(x, y)
-            loss_value = loss.item()
-            if not math.isfinite(loss_value) or loss_value > limit:
-                raise CharlmError(
-                    f"training diverged at step {self.step}: the loss became {loss_value:.4g}. "
-                    f"Lower the learning rate (now {c.lr:g}), e.g. to {c.lr / 10:g}."
-                )
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if c.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), c.grad_clip)
-            self.optimizer.step()
+            torch.set_rng_state(self.torch_rng)
+            loss_value = self._update(x, y, lr)
+            self.torch_rng = torch.get_rng_state()
             self.step += 1
             train_time += time.perf_counter() - t0
             tokens += int((y != -1).sum())
@@ -219,6 +213,36 @@ class Trainer:
             event.done = self.step == c.steps
             self.last = event
             yield event
+
+    def _update(self, x: torch.Tensor, y: torch.Tensor, lr: float) -> float:
+        """One step of gradient descent on batch (x, y); returns its loss. A diverged loss raises
+        before the update, so the model keeps its last good weights."""
+        model, c = self.model, self.config
+        if model.trains_itself:  # the NumPy models: forward, backward and update by hand
+            loss_value, grads = model.loss_and_grads(x, y)
+            self._check_loss(loss_value)
+            model.sgd_step(grads, lr, c.grad_clip)
+            return loss_value
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        _, loss = model(x, y)
+        loss_value = loss.item()
+        self._check_loss(loss_value)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if c.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), c.grad_clip)
+        self.optimizer.step()
+        return loss_value
+
+    def _check_loss(self, loss_value: float) -> None:
+        limit = 5 * math.log(self.model.config.vocab_size) + 10  # far above any loss a learning model has
+        if not math.isfinite(loss_value) or loss_value > limit:
+            lr = self.config.lr
+            raise CharlmError(
+                f"training diverged at step {self.step}: the loss became {loss_value:.4g}. "
+                f"Lower the learning rate (now {lr:g}), e.g. to {lr / 10:g}."
+            )
 
     def _count(self) -> Iterator[Progress]:
         start = time.perf_counter()
@@ -261,7 +285,7 @@ class Trainer:
         state = {
             "step": torch.tensor(self.step),
             "rng.batches": self.generator.get_state(),
-            "rng.torch": torch.get_rng_state(),
+            "rng.torch": self.torch_rng,
         }
         if self.optimizer is not None:
             for i, s in self.optimizer.state_dict()["state"].items():
@@ -272,7 +296,7 @@ class Trainer:
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
         self.step = int(state["step"])
         self.generator.set_state(state["rng.batches"])
-        torch.set_rng_state(state["rng.torch"])
+        self.torch_rng = state["rng.torch"]
         if self.optimizer is None:
             return
         moments: dict[int, dict[str, torch.Tensor]] = {}
@@ -285,12 +309,10 @@ class Trainer:
         self.optimizer.load_state_dict(full)
 
 
-def new_trainer(
-    text: str, mode: str, model: str, config: TrainConfig, val_fraction: float = 0.1, **settings
-) -> Trainer:
+def new_trainer(text: str, mode: str, model: str, config: TrainConfig, **settings) -> Trainer:
     """A fresh model of type `model` with `settings`, ready to train on `text`: what both front ends start from."""
     config.check()
-    corpus = Corpus.from_text(text, mode, val_fraction=val_fraction, seed=config.seed)
+    corpus = Corpus.from_text(text, mode, val_fraction=config.val_fraction, seed=config.seed)
     torch.manual_seed(config.seed)  # the same seed gives the same initial weights
     return Trainer(
         build_model(model_config(model, chars=corpus.vocab.chars, mode=mode, **settings)), corpus, config

@@ -6,6 +6,7 @@ from charlm.errors import CharlmError
 from charlm.models.base import CharLM, ModelConfig, lm_loss
 from charlm.models.bigram import BigramConfig, CountBigram, NeuralBigram, NeuralBigramConfig
 from charlm.models.mlp import MLP, MLPConfig
+from charlm.models.numpy_models import NumpyBigram, NumpyBigramConfig, NumpyMLP, NumpyMLPConfig
 from charlm.models.rnn import RecurrentLM, RNNConfig
 from charlm.models.transformer import Transformer, TransformerConfig
 
@@ -17,6 +18,8 @@ MODELS: dict[str, type[CharLM]] = {
     "gru": RecurrentLM,
     "lstm": RecurrentLM,
     "transformer": Transformer,
+    "numpy-bigram": NumpyBigram,
+    "numpy-mlp": NumpyMLP,
 }
 
 
@@ -90,4 +93,6 @@ __all__ = [
     "MLPConfig",
     "RNNConfig",
     "TransformerConfig",
+    "NumpyBigramConfig",
+    "NumpyMLPConfig",
 ]

@@ -56,6 +56,8 @@ class CharLM(
     config_class: type[ModelConfig] = ModelConfig
     windowed = False  # reads a fixed window (bigram, MLP): trains on sequences longer than its context
     trained_by_counting = False  # the count bigram: `fit` replaces gradient descent
+    trains_itself = False  # the NumPy models: `loss_and_grads` and `sgd_step` replace autograd and AdamW
+    default_lr = 1e-3  # the peak learning rate to use when none is given (AdamW's; plain SGD needs more)
     max_context: int | None = None  # positions one state can hold before it must be re-primed
 
     config: ModelConfig

@@ -1,0 +1,65 @@
+"""Small texts written inline and tiny models of every rung, shared by the package's tests."""
+
+import pytest
+import torch
+
+from charlm.data import Corpus
+from charlm.models import build_model, model_config
+from charlm.train import TrainConfig, Trainer
+
+# Tiny models run fastest on one thread, and the test machine's few cores are shared.
+torch.set_num_threads(1)
+
+# Enough text for every rung to learn something in a few steps, with a vocabulary of about 30.
+TEXT = (
+    "the quick brown fox jumps over the lazy dog.\n"
+    "a stitch in time saves nine; look before you leap!\n"
+    "pack my box with five dozen liquor jugs, then go home.\n"
+) * 6
+NAMES = (  # one item per line, for lines mode
+    "emma\nolivia\nava\nisabella\nsophia\nmia\namelia\nharper\nevelyn\nabigail\nemily\nella\nelizabeth\ncamila\nluna\n"
+    "sofia\navery\nmila\naria\nscarlett\npenelope\nlayla\nchloe\nvictoria\nmadison\neleanor\ngrace\nnora\nriley\nzoey"
+)
+# Every model small enough to build and run in milliseconds; each reads the settings it has.
+TINY = dict(block_size=8, n_embd=16, n_hidden=32, n_layer=2, n_head=2)
+
+
+def tiny_model(name: str, text: str = TEXT, mode: str = "text", seed: int = 0, **settings):
+    """A freshly initialised tiny model of rung `name` for `text`, and its corpus."""
+    corpus = Corpus.from_text(text, mode)
+    torch.manual_seed(seed)
+    model = build_model(model_config(name, chars=corpus.vocab.chars, mode=mode, **{**TINY, **settings}))
+    return model, corpus
+
+
+def tiny_train_config(**overrides) -> TrainConfig:
+    """A few CPU steps with small batches: what every training test starts from."""
+    settings = dict(
+        steps=20,
+        batch_size=8,
+        lr=1e-2,
+        warmup_steps=2,
+        eval_interval=10,
+        eval_tokens=512,
+        seed=7,
+        device="cpu",
+    )
+    return TrainConfig(**{**settings, **overrides})
+
+
+def train_tiny(
+    name: str, text: str = TEXT, mode: str = "text", config: TrainConfig | None = None, **settings
+):
+    """A trained tiny model: a Trainer run to the end, returned with the losses of its steps."""
+    model, corpus = tiny_model(name, text, mode, **settings)
+    trainer = Trainer(model, corpus, config or tiny_train_config())
+    losses = [event.train_loss for event in trainer.run()]
+    return trainer, losses
+
+
+@pytest.fixture
+def text_file(tmp_path):
+    """TEXT written to a UTF-8 file."""
+    path = tmp_path / "text.txt"
+    path.write_text(TEXT, encoding="utf-8")
+    return path
