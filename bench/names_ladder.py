@@ -14,7 +14,7 @@ REFERENCE = {"bigram": 2.45, "mlp": 2.17, "transformer": 1.92}  # makemore's fig
 RUNS = {  # model -> (model settings, training settings); model settings left out keep their defaults
     "bigram": ({}, {}),
     "neural-bigram": ({}, dict(steps=3000, batch_size=64, lr=0.1, weight_decay=0.0)),
-    "mlp": ({}, dict(steps=20000, batch_size=64)),
+    "mlp": ({}, dict(steps=10000, batch_size=64)),
     "rnn": ({}, dict(steps=6000, batch_size=64, lr=3e-3)),
     "gru": ({}, dict(steps=6000, batch_size=64, lr=3e-3)),
     "lstm": ({}, dict(steps=6000, batch_size=64, lr=3e-3)),

@@ -11,7 +11,7 @@ from charlm.models.base import CharLM, ModelConfig, with_window
 @dataclass
 class MLPConfig(ModelConfig):
     model_type: str = "mlp"
-    block_size: int = 3  # characters of context
+    block_size: int = 8  # characters of context
     n_embd: int = 24  # size of each character's embedding
     n_hidden: int = 256  # width of each hidden layer
     n_layer: int = 1  # number of hidden layers

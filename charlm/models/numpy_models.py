@@ -41,10 +41,9 @@ def bigram_forward(p: dict, ctx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def bigram_backward(p: dict, x: np.ndarray, dlogits: np.ndarray) -> dict:
+    # dW = onehot(x)^T @ dlogits: row x collects the gradient of every position that read it
     dW = np.zeros_like(p["W"])
-    np.add.at(
-        dW, x, dlogits
-    )  # dW = onehot(x)^T @ dlogits: row x collects the gradients of positions reading it
+    np.add.at(dW, x, dlogits)
     return {"W": dW}
 
 
@@ -97,8 +96,8 @@ class NumpyLM(CharLM):
 
     trains_itself = True
     windowed = True
-    numpy_forward = staticmethod(bigram_forward)
-    numpy_backward = staticmethod(bigram_backward)
+    numpy_forward: staticmethod  # (p, ctx) -> (logits, cache)
+    numpy_backward: staticmethod  # (p, cache, dlogits) -> grads
     formulas: dict[str, str] = {}  # weight -> its gradient in one line, for the app
     twin: dict[str, tuple[str, bool]] = {}  # weight -> (name in the PyTorch rung, stored transposed)
 
@@ -164,6 +163,8 @@ class NumpyBigram(NumpyLM):
     # Row x of the table gets only a share freq(x) of each step (the loss is a mean over positions),
     # so plain SGD needs a large rate: makemore used 50 on the whole data set. 10 is the Trainer's cap.
     default_lr = 10.0
+    numpy_forward = staticmethod(bigram_forward)
+    numpy_backward = staticmethod(bigram_backward)
     formulas = {"W": "dW = onehot(x)ᵀ · (softmax(W[x]) − onehot(y)) / N"}
     twin = {"W": ("table", False)}
 
@@ -226,13 +227,10 @@ class NumpyMLP(NumpyLM):
 
     def torch_twin(self) -> CharLM:
         c = self.config
-        return self._load_twin(
-            MLP(
-                MLPConfig(
-                    chars=c.chars, mode=c.mode, block_size=c.block_size, n_embd=c.n_embd, n_hidden=c.n_hidden
-                )
-            )
+        config = MLPConfig(
+            chars=c.chars, mode=c.mode, block_size=c.block_size, n_embd=c.n_embd, n_hidden=c.n_hidden
         )
+        return self._load_twin(MLP(config))
 
 
 def gradient_check(
@@ -248,12 +246,18 @@ def gradient_check(
     PyTorch rung holding the same weights) and against central finite differences (at `probes` entries
     chosen at random per weight). All in float64.
 
-    `model` is a model or the name of a NumPy model to build fresh (with `settings`, from `seed`).
-    Returns one row per weight: weight, shape, formula, max_abs_grad, max_abs_diff_autograd,
+    `model` is a model (`mode` is then its own) or the name of a NumPy model to build fresh (with
+    `settings`, from `seed`). Returns one row per weight: weight, shape, formula, max_abs_grad, max_abs_diff_autograd,
     max_abs_diff_numeric.
     """
     from charlm.models import build_model, model_config  # the registry imports this module
 
+    if not (isinstance(batch_size, int) and 1 <= batch_size <= 256):
+        raise CharlmError(f"batch_size must be a whole number from 1 to 256, not {batch_size!r}.")
+    if not (isinstance(probes, int) and 0 <= probes <= 1000):
+        raise CharlmError(f"probes must be a whole number from 0 to 1000, not {probes!r}.")
+    if isinstance(model, CharLM):
+        mode = model.config.mode
     corpus = Corpus.from_text(
         text, mode, seed=seed, vocab=None if isinstance(model, str) else model.config.vocab
     )
