@@ -51,10 +51,10 @@ def context_tail(vocab: Vocab, text: str, n: int = 24) -> str:
 # The corpus
 
 
-def corpus_summary(text: str, mode: str) -> str:
-    """Markdown: characters, vocabulary and lines of the text, as the trainer will see it."""
-    s = Corpus.from_text(text, mode).summary()
-    boundary = " (with • marking where a line starts and ends)" if mode == "lines" else ""
+def corpus_summary(corpus: Corpus) -> str:
+    """Markdown: characters, vocabulary and lines of the text, and how it splits for training."""
+    s = corpus.summary()
+    boundary = " (with • marking where a line starts and ends)" if corpus.mode == "lines" else ""
     return (
         f"**{s['characters']:,}** characters · vocabulary of **{s['vocab_size']}**{boundary} · "
         f"**{s['lines']:,}** lines · trains on {s['train_tokens']:,} tokens, validates on {s['val_tokens']:,}"
@@ -205,7 +205,7 @@ def follower_bars(
     row = counts[current]
     total = float(row.sum())
     probs = row / total if total > 0 else torch.zeros_like(row)
-    order = torch.argsort(probs, descending=True)[: min(n, len(names))].tolist()
+    order = [i for i in torch.argsort(probs, descending=True)[:n].tolist() if row[i] > 0]
     x = [escape(names[i]) for i in order]
     fig = go.Figure(
         go.Bar(
@@ -449,6 +449,32 @@ def next_logits(model: CharLM, context: str) -> torch.Tensor:
     return logits[0, -1].float().cpu()
 
 
+def explain_choice(
+    model: CharLM,
+    context: str,
+    chosen: int,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    alternatives: int = 5,
+) -> Token:
+    """The Token `stream` reports for writing `chosen` after `context`: its probability, the probability
+    it had after temperature, top-k and top-p, and the top alternatives. In lines mode this explains
+    the end of a line, which `stream` does not yield."""
+    vocab = model.config.vocab
+    logits = next_logits(model, context)
+    probs = torch.softmax(logits, dim=-1)
+    used = next_distribution(logits, temperature, top_k, top_p)
+    top = torch.topk(probs, min(alternatives, probs.numel()))
+    return Token(
+        chosen,
+        vocab.decode([chosen]),
+        float(probs[chosen]),
+        float(used[chosen]),
+        [(vocab.label(int(i)), float(p)) for p, i in zip(top.values, top.indices)],
+    )
+
+
 def distribution_figure(
     model: CharLM,
     context: str,
@@ -516,13 +542,14 @@ def sample_html(
     memorised: bool = False,
     title: str = "",
 ) -> str:
-    """One sample as HTML: the prompt, then each generated character, coloured by its probability.
+    """One sample as HTML: the prompt, then each generated character, coloured by its probability
+    (a token with no character is the end of a line, drawn as •).
 
     Every character is escaped: a sample is untrusted text and may contain '<' or '&'.
     """
     parts = [f'<span class="charlm-prompt" style="font-weight:700">{escape(prompt)}</span>'] if prompt else []
     for i, t in enumerate(tokens):
-        char = escape(t.char)
+        char = escape(t.char) if t.char else "•"  # "" is the end of a line in lines mode
         if colour:
             shown = char if t.char != "\n" else "⏎\n"
             style = f"background:{prob_color(t.prob)}"
@@ -532,7 +559,7 @@ def sample_html(
             parts.append(f'<span style="{style}" title="{tip}">{shown}</span>')
         elif i == highlight:
             parts.append(f'<span style="outline:2px solid #123">{char}</span>')
-        else:
+        elif t.char:
             parts.append(char)
     badge = (
         ' <span style="background:#ffe3a3;border-radius:4px;padding:1px 6px;font-size:12px">'
@@ -568,7 +595,9 @@ def alternatives_html(token: Token, position: int) -> str:
         f'<td style="{cell}"><div style="width:{160 * p:.0f}px;height:10px;background:#9ab8dd"></div></td></tr>'
         for label, p in token.alternatives
     )
-    shown = {"\n": "⏎ (newline)", " ": "␣ (space)", "\t": "⇥ (tab)"}.get(token.char, token.char)
+    shown = {"\n": "⏎ (newline)", " ": "␣ (space)", "\t": "⇥ (tab)", "": "• (the end of the line)"}.get(
+        token.char, token.char
+    )
     return (
         f'<div style="font-size:14px">At position {position} the model wrote '
         f'<b style="font-family:{FONT}">{escape(shown)}</b>, which it gave probability '
@@ -611,3 +640,159 @@ def checkpoint_rows(rows: Sequence[dict]) -> list[list]:
         ]
         for r in rows
     ]
+
+
+# ---------------------------------------------------------------------------------------------------
+# From scratch: models trained side by side, and the gradient check
+
+PAIR_COLORS = [("#1f5fa8", "#7fa7d6"), ("#e8590c", "#f2a272"), ("#2b8a3e", "#8cc99a")]  # (validation, train)
+GRADIENT_TOLERANCE = 1e-6  # float64 gradients that agree differ by far less (autograd ~1e-15, numeric ~1e-9)
+
+
+def comparison_figure(
+    histories: dict[str, Sequence[Progress]], refs: dict[str, float] | None = None, max_points: int = 300
+) -> go.Figure:
+    """Several models' validation (solid) and train (dotted) losses on one chart, one colour per model,
+    with the reference lines of `loss_figure`."""
+    fig = go.Figure()
+    for (name, history), (color, light) in zip(histories.items(), PAIR_COLORS * len(histories)):
+        evals = [e for e in history if e.val_loss is not None]
+        steps = [e.step for e in evals]
+        for part, get, line in (
+            ("validation", lambda e: e.val_loss, dict(color=color, width=2)),
+            ("train", lambda e: e.train_eval_loss, dict(color=light, width=2, dash="dot")),
+        ):
+            x, y = downsample(steps, [get(e) for e in evals], max_points)
+            mode = "lines+markers" if part == "validation" else "lines"
+            fig.add_scatter(x=x, y=y, name=f"{escape(name)} {part}", mode=mode, line=line)
+    for (name, value), dash in zip((refs or {}).items(), ("dot", "dash", "dashdot")):
+        fig.add_hline(
+            y=value,
+            line=dict(color="#666", dash=dash, width=1),
+            annotation_text=f"{escape(name)}: {value:.3f}",
+            annotation_position="top right",
+            annotation_font=dict(size=11, color="#555"),
+        )
+    fig.update_layout(
+        title=dict(text="Loss side by side (nats per character): same text, batches and steps", x=0.01),
+        height=400,
+        margin=dict(l=50, r=20, t=50, b=40),
+        template="plotly_white",
+        xaxis=dict(title="step", rangemode="tozero"),
+        yaxis=dict(title="loss"),
+        legend=dict(orientation="h", y=-0.18, x=0, yanchor="top"),
+        uirevision="comparison",  # keep the user's zoom while the curves grow
+    )
+    return fig
+
+
+def lockstep_progress_html(events: dict[str, Progress], note: str = "") -> str:
+    """A progress bar for models trained in lockstep: the shared step and time, and each model's speed."""
+    if not events:
+        fraction, text = 0.0, note or "not started"
+    else:
+        slowest = min(events.values(), key=lambda e: e.step / max(e.steps, 1))
+        fraction = slowest.step / max(slowest.steps, 1)
+        done = all(e.done for e in events.values())
+        left = note or (
+            "done" if done else f"about {duration(max(e.remaining for e in events.values()))} left"
+        )
+        speeds = " · ".join(f"{name} {e.tokens_per_second:,.0f} tokens/s" for name, e in events.items())
+        elapsed = max(e.elapsed for e in events.values())
+        text = f"step {slowest.step:,} / {slowest.steps:,} · {speeds} · {duration(elapsed)} elapsed · {left}"
+    return (
+        '<div class="charlm-progress" style="border:1px solid #ccd;border-radius:6px;overflow:hidden;'
+        'position:relative;min-height:28px;background:#f4f6fa">'
+        f'<div style="position:absolute;inset:0 auto 0 0;width:{100 * min(max(fraction, 0), 1):.1f}%;'
+        'background:#9cc3ee"></div>'
+        '<div style="position:relative;display:flex;align-items:center;min-height:28px;padding:0 10px;'
+        f'font-size:13px;color:#123">{escape(text)}</div></div>'
+    )
+
+
+def comparison_markdown(results: dict[str, dict], refs: dict[str, float] | None = None) -> str:
+    """Markdown: each model's learning rate, steps, final losses (and their gap to the count bigram) and
+    training speed, then how many times faster the first model trained than the second.
+
+    `results` maps a model's name to `Trainer.metrics()` plus its "lr".
+    """
+    refs = refs or {}
+    counted = refs.get("count bigram")
+    gap_head = " | validation − count bigram" if counted is not None else ""
+    rows = [
+        f"| model | learning rate | steps | train loss | validation loss{gap_head} | training tokens/s |",
+        "|---|---:|---:|---:|---:|" + ("---:|" if counted is not None else "") + "---:|",
+    ]
+    for name, m in results.items():
+        gap = f" | {m['val_loss'] - counted:+.4f}" if counted is not None else ""
+        rows.append(
+            f"| {escape(name)} | {m['lr']:g} | {m['steps']:,} | {m['train_loss']:.4f} | {m['val_loss']:.4f}"
+            f"{gap} | {m['tokens_per_second']:,.0f} |"
+        )
+    for name, value in refs.items():
+        gap = " | " if counted is not None else ""
+        rows.append(f"| *{escape(name)}* | | | | {value:.4f}{gap} | |")
+    table = "\n".join(rows)
+    if len(results) < 2:
+        return table
+    (first, a), (second, b) = list(results.items())[:2]
+    ratio = a["tokens_per_second"] / max(b["tokens_per_second"], 1e-9)
+    return (
+        f"{table}\n\n**{escape(first)}** trained at **{ratio:.2f}×** the speed of **{escape(second)}** "
+        "(tokens per second during training steps; evaluations left out)."
+    )
+
+
+def gradient_check_html(rows: Sequence[dict], title: str = "") -> str:
+    """`gradient_check`'s rows as an HTML table: each weight with its shape, its gradient's formula, the
+    largest gradient, and the largest gaps between the hand-written gradient and autograd's and finite
+    differences'. A gap within GRADIENT_TOLERANCE of the gradient's scale counts as agreement."""
+    cell = "padding:4px 10px;border-bottom:1px solid #e3e6ee;text-align:right"
+    left = cell.replace("text-align:right", "text-align:left")
+    head = "".join(
+        f'<th style="{left if i < 3 else cell}">{escape(h)}</th>'
+        for i, h in enumerate(
+            (
+                "weight",
+                "shape",
+                "gradient (one line)",
+                "max |grad|",
+                "max |hand − autograd|",
+                "max |hand − finite difference|",
+                "agrees",
+            )
+        )
+    )
+    body, worst = [], 0.0
+    for r in rows:
+        scale = max(1.0, r["max_abs_grad"])
+        gap = max(r["max_abs_diff_autograd"], r["max_abs_diff_numeric"]) / scale
+        worst = max(worst, gap)
+        ok = gap <= GRADIENT_TOLERANCE
+        body.append(
+            "<tr>"
+            f'<td style="{left};font-family:{FONT};font-weight:700">{escape(r["weight"])}</td>'
+            f'<td style="{left};font-family:{FONT}">{escape(" × ".join(str(n) for n in r["shape"]))}</td>'
+            f'<td style="{left};font-family:{FONT}">{escape(r["formula"])}</td>'
+            f'<td style="{cell}">{r["max_abs_grad"]:.3e}</td>'
+            f'<td style="{cell}">{r["max_abs_diff_autograd"]:.2e}</td>'
+            f'<td style="{cell}">{r["max_abs_diff_numeric"]:.2e}</td>'
+            f'<td style="{cell};color:{"#2b8a3e" if ok else "#c92a2a"}">{"✓" if ok else "✗ differs"}</td>'
+            "</tr>"
+        )
+    verdict = (
+        f"Every hand-written gradient agrees with autograd and with finite differences "
+        f"(largest gap {worst:.1e} of the gradient's scale; the tolerance is {GRADIENT_TOLERANCE:g})."
+        if worst <= GRADIENT_TOLERANCE
+        else f"A hand-written gradient differs (largest gap {worst:.1e} of the gradient's scale): the "
+        "backward pass has a bug."
+    )
+    caption = (
+        f'<div style="font-size:13px;color:#445;margin-bottom:6px">{escape(title)}</div>' if title else ""
+    )
+    return (
+        f'<div class="charlm-gradient-check">{caption}'
+        f'<table style="border-collapse:collapse;font-size:13px;width:100%"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table>"
+        f'<p style="font-size:13px;margin-top:6px">{escape(verdict)}</p></div>'
+    )

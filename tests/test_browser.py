@@ -1,0 +1,171 @@
+"""The playground in a real browser: Playwright driving Debian's chromium against the app served in-process.
+Paste text, train, watch the loss chart grow, sample at another temperature, save; a screenshot of each
+tab lands in test-output/. Without chromium these tests skip locally and fail in CI."""
+
+import pytest
+
+import app
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.filterwarnings("ignore::DeprecationWarning:gradio.queueing"),  # Gradio's own use of pandas
+]
+pytest_plugins = ["app_fixtures"]  # served, browser, screenshots, wait_for
+
+TRAP = "<img src=x onerror=window.pwned=1>"  # a line of the text, then a prompt: it must stay text
+NAMES = [
+    "amara",
+    "belen",
+    "corin",
+    "dalia",
+    "elio",
+    "farah",
+    "giles",
+    "hana",
+    "ilan",
+    "jora",
+    "kira",
+    "lenna",
+    "milo",
+    "nadia",
+    "oren",
+    "pia",
+    "quin",
+    "rosa",
+]
+TEXT = "\n".join(NAMES * 2 + [TRAP] + NAMES * 3) + "\n"
+
+
+def plot_data(page, elem_id: str) -> list[dict]:
+    """The traces plotly drew in the plot with this elem_id (empty until it has drawn)."""
+    return page.evaluate(
+        """id => {
+            const plot = document.querySelector(`#${id} .js-plotly-plot`);
+            return plot && plot.data ? plot.data.map(t => ({name: t.name, x: Array.from(t.x || [])})) : [];
+        }""",
+        elem_id,
+    )
+
+
+def test_train_watch_sample_and_save_in_the_browser(served, browser, screenshots):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    outside, errors = [], []
+    page.on(
+        "request",
+        lambda r: (
+            r.url.startswith(served.url) or r.url.startswith(("data:", "blob:")) or outside.append(r.url)
+        ),
+    )
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.goto(served.url)
+
+        # The example is in the box at start-up, with its summary and the parameter count.
+        text = page.locator("#train-text textarea")
+        assert text.input_value().startswith(app.load_example(next(iter(app.EXAMPLES)))[0][:50])
+        assert "parameters" in page.locator("#param-count").inner_text()
+
+        # Paste a text, train a few hundred steps, and watch the validation curve grow while it trains.
+        text.fill(TEXT)
+        page.locator("#steps input").fill("300")
+        page.locator("#steps input").press("Tab")
+        page.wait_for_function(
+            "document.querySelector('#corpus-summary').innerText.includes('91 lines')"
+        )  # lines
+        page.locator("#train-button").click()
+        page.wait_for_function(
+            "() => { const p = document.querySelector('#loss-plot .js-plotly-plot');"
+            " return p && p.data && p.data.some(t => t.name === 'validation' && t.x.length >= 2); }",
+            timeout=60_000,
+        )
+        seen_while_training = len(
+            next(t["x"] for t in plot_data(page, "loss-plot") if t["name"] == "validation")
+        )
+        page.wait_for_function(
+            "document.querySelector('#train-progress').innerText.includes('300 / 300')", timeout=90_000
+        )
+        page.wait_for_function("document.querySelector('#train-metrics').innerText.includes('perplexity')")
+        validation = next(t["x"] for t in plot_data(page, "loss-plot") if t["name"] == "validation")
+        assert validation[-1] == 300 and len(validation) > seen_while_training
+        assert "step" in page.locator("#live-samples textarea").input_value()
+        assert "Transformer" in page.locator("#session-model").inner_text()
+        page.screenshot(path=screenshots / "1-train.png", full_page=True)
+
+        page.get_by_role("tab", name="Bigram table").click()
+        page.wait_for_function("document.querySelector('#bigram-heatmap .js-plotly-plot') !== null")
+        assert "&lt;" in plot_data(page, "bigram-heatmap")[0]["x"]  # "<" drawn as text, not markup
+        page.screenshot(path=screenshots / "2-bigram.png", full_page=True)
+
+        # Sample at temperature 0.5: the chart shows the distribution the sampler used beside the model's.
+        page.get_by_role("tab", name="Sample").click()
+        page.locator("#temperature input[type=number]").fill("0.5")
+        page.locator("#temperature input[type=number]").press("Enter")
+        page.locator("#generate-button").click()
+        page.wait_for_function(
+            "() => { const p = document.querySelector('#distribution-plot .js-plotly-plot');"
+            " return p && p.data && p.data.length == 2 && p.data[1].name.includes('temperature 0.5'); }",
+            timeout=30_000,
+        )
+        samples = page.locator("#samples")
+        assert (
+            samples.inner_text().count("Sample ") == 3
+            and "At position 0" in page.locator("#alternatives").inner_text()
+        )
+        page.screenshot(path=screenshots / "3-sample.png", full_page=True)
+
+        # Model output is text, never markup: a prompt that is an HTML tag shows as itself.
+        page.locator("#sample-prompt textarea").fill(TRAP)
+        page.locator("#generate-button").click()
+        page.wait_for_function(f"document.querySelector('#samples').innerText.includes({TRAP!r})")
+        assert samples.locator("img").count() == 0 and page.evaluate("window.pwned") is None
+
+        # Save, and a bad name gives a clear message in the page.
+        page.get_by_role("tab", name="Checkpoints").click()
+        name = page.locator("#checkpoint-name textarea")
+        name.fill("names-in-browser")
+        page.locator("#save-button").click()
+        page.wait_for_function("document.querySelector('#checkpoint-status').innerText.includes('Saved')")
+        assert (served.checkpoints / "names-in-browser" / "model.safetensors").is_file()
+        name.fill("../outside")
+        page.locator("#save-button").click()
+        toast = page.get_by_test_id("toast-body").filter(has_text="not a valid checkpoint name")
+        toast.wait_for()
+        page.screenshot(path=screenshots / "4-checkpoints.png")  # the viewport, where the message is
+
+        # Deleting asks first.
+        page.get_by_role("button", name="Delete…").click()
+        page.get_by_text("for good?").wait_for()
+        page.get_by_role("button", name="Yes, delete it").click()
+        page.wait_for_function("document.querySelector('#checkpoint-status').innerText.includes('Deleted')")
+        assert not (served.checkpoints / "names-in-browser").exists()
+
+    except Exception:
+        page.screenshot(path=screenshots / "failure.png", full_page=True)
+        raise
+    assert outside == [], "the page fetched something from outside the app: it must work offline"
+    assert errors == []
+    page.close()
+
+
+def test_stop_keeps_the_model_and_closing_the_page_ends_training(served, browser, screenshots, wait_for):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(served.url)
+    page.locator("#steps input").fill("20000")
+    page.locator("#steps input").press("Tab")
+    page.locator("#train-button").click()
+    page.wait_for_function(
+        "document.querySelector('#train-progress').innerText.includes(' left')", timeout=60_000
+    )
+    page.locator("#stop-button").click()
+    page.wait_for_function("document.querySelector('#train-metrics').innerText.includes('perplexity')")
+    wait_for(lambda: app.TRAINING.count == 0, what="training to end after Stop")
+    assert "stopped: the model is kept as trained so far" in page.locator("#train-progress").inner_text()
+    assert "Transformer" in page.locator("#session-model").inner_text()  # the model, as trained so far
+    assert page.get_by_text("Error", exact=True).count() == 0
+    page.screenshot(path=screenshots / "stopped.png")
+
+    # Closing the page mid-training ends the training too.
+    page.locator("#train-button").click()
+    wait_for(lambda: app.TRAINING.count == 1, what="the second training to start")
+    page.close()
+    wait_for(lambda: app.TRAINING.count == 0, what="training to end after the page closed")
