@@ -26,8 +26,9 @@ from charlm.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
-from charlm.data import BOUNDARY, MODES, Corpus, read_text
+from charlm.data import BOUNDARY, MAX_TEXT_BYTES, MODES, Corpus, read_text
 from charlm.errors import CharlmError
+from charlm.hub import pull, push
 from charlm.models import MODELS, CharLM, build_model, model_config
 from charlm.sampling import Token, check_sampling, sample, stream
 from charlm.train import Progress, TrainConfig, Trainer, new_trainer
@@ -38,10 +39,12 @@ log = logging.getLogger("charlm.app")
 # Settings read from the environment, in one place: a hosted copy (say a Space) lowers the caps here.
 
 ROOT = Path(__file__).resolve().parent
+ON_SPACE = bool(os.environ.get("SPACE_ID"))  # Hugging Face sets SPACE_ID on a Space: a shared 2-CPU box
 CHECKPOINTS = Path(os.environ.get("CHARLM_CHECKPOINTS", ROOT / "checkpoints"))
-MAX_CHARS = int(os.environ.get("CHARLM_MAX_CHARS", 2_000_000))  # longest text the app trains on
-MAX_STEPS = int(os.environ.get("CHARLM_MAX_STEPS", 20_000))
-MAX_TRAIN_SECONDS = float(os.environ.get("CHARLM_MAX_TRAIN_SECONDS", 900))  # one run stops after this
+# Caps: on a Space they keep one user from holding the shared CPUs; locally only the package's own limits.
+MAX_CHARS = int(os.environ.get("CHARLM_MAX_CHARS", 300_000 if ON_SPACE else MAX_TEXT_BYTES))
+MAX_STEPS = int(os.environ.get("CHARLM_MAX_STEPS", 3_000 if ON_SPACE else 1_000_000))
+MAX_TRAIN_SECONDS = float(os.environ.get("CHARLM_MAX_TRAIN_SECONDS", 180 if ON_SPACE else 24 * 3600))
 TRAIN_CONCURRENCY = int(os.environ.get("CHARLM_TRAIN_CONCURRENCY", 2))  # trainings at once, all users
 UPDATE_SECONDS = 0.25  # the page is updated at most this often while training or sampling
 EVAL_TOKENS = 8192  # predictions per evaluation during training (the final metrics use the whole split)
@@ -785,6 +788,29 @@ def delete(name: str):
     return (f"Deleted **{name}**.", gr.update(visible=False), *checkpoints_view())
 
 
+@shows_errors
+def share(name: str, repo_id: str, token: str, private: bool) -> str:
+    """Push the saved checkpoint NAME to the Hub repo REPO_ID. The token falls back to HF_TOKEN and
+    never comes back to the page."""
+    if not name:
+        raise CharlmError("choose a saved checkpoint to share first (save the session's model above).")
+    url = push(checkpoint_path(CHECKPOINTS, name), repo_id, token=token or None, private=bool(private))
+    repo = html.escape(repo_id.strip())
+    return f"Pushed **{html.escape(name)}** to [{repo}]({html.escape(url)}){' (private)' if private else ''}."
+
+
+@shows_errors
+def pull_into_session(repo_id: str, revision: str, token: str):
+    """Download a charlm model from the Hub (or the local cache) and make it the session's model."""
+    checkpoint = load_checkpoint(pull(repo_id, revision=revision or None, token=token or None))
+    repo = html.escape(repo_id.strip()) + (f" @ {html.escape(revision.strip())}" if revision else "")
+    new = Workspace(
+        checkpoint.model, f"pulled from the Hub: {repo}", checkpoint=checkpoint, metrics=checkpoint.metrics
+    )
+    note = f"Loaded **{repo}** from the Hub into this session: sample it in the *Sample* tab."
+    return new, note, describe_workspace(new), gr.update(value=checkpoint.model.config.mode), SESSION
+
+
 # ---------------------------------------------------------------------------------------------------
 # Layout: one function per tab, each returning its components; the wiring follows.
 
@@ -939,6 +965,15 @@ def sample_tab() -> Tab:
                 t.seed = gr.Number(1337, label="Seed", precision=0, minimum=0)
             t.colour = gr.Checkbox(True, label="Colour each character by how probable the model found it")
             t.generate = gr.Button("Generate", variant="primary", elem_id="generate-button")
+            with gr.Accordion("…or a model from the Hugging Face Hub", open=False):
+                t.hub_repo = gr.Textbox(
+                    label="Hub repo id", placeholder="username/model-name", elem_id="sample-hub-repo"
+                )
+                with gr.Row():
+                    t.hub_revision = gr.Textbox(label="Revision", placeholder="main")
+                    t.hub_token = gr.Textbox(label="Token (private repos)", type="password")
+                t.hub_load = gr.Button("Load it into this session", elem_id="sample-hub-load")
+                t.hub_status = gr.Markdown()
         with gr.Column(scale=2):
             t.samples = gr.HTML("<p>Samples appear here.</p>", elem_id="samples")
             with gr.Accordion("Plain text (to copy)", open=False):
@@ -977,7 +1012,30 @@ def checkpoints_tab() -> Tab:
         t.confirm_text = gr.Markdown()
         t.confirm_yes = gr.Button("Yes, delete it", variant="stop")
         t.confirm_no = gr.Button("Cancel")
-    # The Hub "Share" section slots in here.
+    if ON_SPACE:
+        gr.Markdown(
+            "⚠ **This Space's disk is not persistent**: checkpoints saved here vanish when the Space restarts. "
+            "Push the ones you want to keep to the Hugging Face Hub below."
+        )
+    with gr.Accordion("Share on the Hugging Face Hub", open=ON_SPACE):
+        gr.Markdown(
+            "Push the checkpoint chosen above to a model repo of yours (created if needed), or pull anyone's "
+            "charlm model into this session. The token is only sent to the Hub, never shown or saved."
+        )
+        with gr.Row():
+            t.repo_id = gr.Textbox(label="Hub repo id", placeholder="username/model-name", elem_id="hub-repo")
+            t.token = gr.Textbox(
+                label="Token",
+                type="password",
+                placeholder="hf_… (empty: use the HF_TOKEN environment variable)",
+                elem_id="hub-token",
+            )
+            t.private = gr.Checkbox(False, label="Private repo")
+        with gr.Row():
+            t.push = gr.Button("Push the chosen checkpoint", variant="primary")
+            t.revision = gr.Textbox(label="Revision to pull", placeholder="main", scale=1)
+            t.pull = gr.Button("Pull into this session")
+        t.hub_status = gr.Markdown(elem_id="hub-status")
     return t
 
 
@@ -1071,12 +1129,39 @@ def wire_checkpoints(ck: Tab, tr: Tab, sm: Tab, ws: gr.State, session: gr.Markdo
         delete, ck.chosen, [ck.status, ck.confirm, *listing], api_name="delete", show_progress="hidden"
     )
     ck.refresh.click(checkpoints_view, None, listing, api_name="list_checkpoints")
+    ck.push.click(
+        share,
+        [ck.chosen, ck.repo_id, ck.token, ck.private],
+        ck.hub_status,
+        api_name="push",
+        show_progress_on=ck.hub_status,
+    )
+    ck.pull.click(
+        pull_into_session,
+        [ck.repo_id, ck.revision, ck.token],
+        [ws, ck.hub_status, session, tr.mode, sm.source],
+        api_name="pull",
+        show_progress_on=ck.hub_status,
+    )
+    sm.hub_load.click(
+        pull_into_session,
+        [sm.hub_repo, sm.hub_revision, sm.hub_token],
+        [ws, sm.hub_status, session, tr.mode, sm.source],
+        api_visibility="undocumented",
+        show_progress_on=sm.hub_status,
+    )
     return listing
 
 
 def build_demo() -> gr.Blocks:
     with gr.Blocks(title="charlm playground", analytics_enabled=False) as demo:
         gr.Markdown(INTRO)
+        if ON_SPACE:
+            gr.Markdown(
+                f"ℹ **Running on a shared Hugging Face Space**, so runs are capped: texts up to {MAX_CHARS:,} "
+                f"characters, {MAX_STEPS:,} steps and {viz.duration(MAX_TRAIN_SECONDS)} per training run. "
+                "Run it on your own machine for no caps (see the README)."
+            )
         session = gr.Markdown(describe_workspace(None), elem_id="session-model")
         ws = gr.State(None)  # this browser session's Workspace
         run = gr.State(None)  # its last SampleRun
