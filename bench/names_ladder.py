@@ -15,9 +15,9 @@ RUNS = {  # model -> (model settings, training settings); model settings left ou
     "bigram": ({}, {}),
     "neural-bigram": ({}, dict(steps=3000, batch_size=64, lr=0.1, weight_decay=0.0)),
     "mlp": ({}, dict(steps=10000, batch_size=64)),
-    "rnn": ({}, dict(steps=6000, batch_size=64, lr=3e-3)),
-    "gru": ({}, dict(steps=6000, batch_size=64, lr=3e-3)),
-    "lstm": ({}, dict(steps=6000, batch_size=64, lr=3e-3)),
+    "rnn": ({}, dict(steps=4000, batch_size=64, lr=3e-3)),
+    "gru": ({}, dict(steps=4000, batch_size=64, lr=3e-3)),
+    "lstm": ({}, dict(steps=4000, batch_size=64, lr=3e-3)),
     "transformer": (
         dict(n_layer=4, n_head=4, n_embd=64, block_size=16),
         dict(steps=20000, batch_size=64, lr=1e-3),

@@ -1,5 +1,7 @@
 """charlm: a playground for character-level language models. Train, look inside, sample, share."""
 
+from pathlib import Path
+
 from charlm.checkpoint import VERSION as __version__
 from charlm.checkpoint import Checkpoint, list_checkpoints, load_checkpoint, save_checkpoint
 from charlm.data import Corpus, Vocab, read_text
@@ -9,9 +11,19 @@ from charlm.sampling import sample, stream
 from charlm.train import Progress, TrainConfig, Trainer, evaluate, new_trainer
 
 
-def load(name_or_path: str, device: str = "cpu") -> CharLM:
-    """A trained model from a checkpoint directory."""
-    return load_checkpoint(name_or_path, device).model
+def load(name_or_path: str, device: str = "cpu", revision: str | None = None) -> CharLM:
+    """A trained model from a checkpoint directory, or from a Hub repo id (`user/model`, downloaded
+    once and then read from the local cache)."""
+    path = Path(name_or_path)
+    if (
+        not path.exists()
+        and str(name_or_path).count("/") == 1
+        and not str(name_or_path).startswith((".", "/"))
+    ):
+        from charlm.hub import pull  # only Hub users pay for importing the Hub client's machinery
+
+        path = pull(str(name_or_path), revision=revision)
+    return load_checkpoint(path, device).model
 
 
 __all__ = [

@@ -68,6 +68,16 @@ def test_push_list_pull_gives_identical_logits(
     assert WRITE_TOKEN not in out
 
 
+def test_the_cards_three_lines_load_a_pushed_model(hub: FakeHub, checkpoint: Path) -> None:
+    import charlm
+
+    push(checkpoint, REPO, token=WRITE_TOKEN)
+    model = charlm.load(REPO)
+    idx = torch.arange(model.config.vocab_size)[None, :12]
+    assert torch.equal(model(idx)[0], load_checkpoint(checkpoint).model(idx)[0])
+    assert len(charlm.sample(model, num_samples=2, length=10, seed=0)) == 2
+
+
 def test_pull_to_cache_and_a_revision(hub: FakeHub, checkpoint: Path) -> None:
     push(checkpoint, REPO, token=WRITE_TOKEN)
     first = HfApi().model_info(REPO).sha
