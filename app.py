@@ -26,10 +26,12 @@ from charlm.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
+from charlm.compare import PAIRS, blas_threads, lockstep, set_blas_threads, side_by_side
 from charlm.data import BOUNDARY, MAX_TEXT_BYTES, MODES, Corpus, read_text
 from charlm.errors import CharlmError
 from charlm.hub import pull, push
 from charlm.models import MODELS, CharLM, build_model, model_config
+from charlm.models.numpy_models import gradient_check
 from charlm.sampling import Token, check_sampling, sample, stream
 from charlm.train import Progress, TrainConfig, Trainer, new_trainer
 
@@ -85,6 +87,16 @@ MODEL_INFO = {
         "A small GPT: every character looks back at the earlier characters of its context through "
         "self-attention. The architecture behind today's large language models.",
     ),
+    "numpy-bigram": (
+        "NumPy bigram",
+        "The neural bigram written from scratch in NumPy: forward pass, loss, backward pass and plain SGD "
+        "update by hand, no autograd. SGD needs a far larger learning rate than AdamW. See *From scratch*.",
+    ),
+    "numpy-mlp": (
+        "NumPy MLP",
+        "The MLP written from scratch in NumPy, its gradients worked out by hand and applied by plain SGD. "
+        "Check them, and race it against PyTorch's MLP, in the *From scratch* tab.",
+    ),
 }
 SETTINGS = {  # setting -> (label, explanation, minimum, maximum, step)
     "block_size": ("Context length", "How many previous characters the model reads.", 1, 256, 1),
@@ -104,6 +116,8 @@ DEFAULTS: dict[str, dict[str, float]] = {
     "gru": {"block_size": 32, "n_embd": 32, "n_hidden": 128, "n_layer": 1, "dropout": 0.1},
     "lstm": {"block_size": 32, "n_embd": 32, "n_hidden": 128, "n_layer": 1, "dropout": 0.1},
     "transformer": {"block_size": 32, "n_embd": 32, "n_layer": 2, "n_head": 4, "dropout": 0.1},
+    "numpy-bigram": {},
+    "numpy-mlp": {"block_size": 4, "n_embd": 16, "n_hidden": 128},
 }
 TRAIN_DEFAULTS = {  # model -> (steps, batch_size, lr)
     "bigram": (1, 32, 1e-3),
@@ -113,9 +127,12 @@ TRAIN_DEFAULTS = {  # model -> (steps, batch_size, lr)
     "gru": (800, 32, 3e-3),
     "lstm": (800, 32, 3e-3),
     "transformer": (1000, 32, 1e-3),
+    "numpy-bigram": (500, 32, MODELS["numpy-bigram"].default_lr),  # plain SGD: a far larger step
+    "numpy-mlp": (1000, 32, MODELS["numpy-mlp"].default_lr),
 }
 DEFAULT_MODEL = "transformer"
-LADDER = list(DEFAULTS)  # the Train tab's models (the NumPy models have their own tab)
+LADDER = list(DEFAULTS)  # the Train tab's models, the NumPy rungs included
+LEARNED_BIGRAMS = ("neural-bigram", "numpy-bigram")  # tables learned by gradient descent
 assert set(LADDER) == set(TRAIN_DEFAULTS) == set(MODEL_INFO) and set(LADDER) <= set(MODELS)
 
 
@@ -313,7 +330,7 @@ def train_config(steps, batch_size, lr, seed, start: int = 0) -> TrainConfig:
     return TrainConfig(
         steps=start + steps,
         batch_size=whole(batch_size, "batch size", 1, 1024),
-        lr=real(lr, "learning rate", 1e-6, 1.0),
+        lr=real(lr, "learning rate", 1e-6, 10.0),  # plain SGD (the NumPy rungs) wants up to 10
         seed=whole(seed, "seed", 0, 2**31 - 1),
         warmup_steps=min(100, steps // 10),
         eval_interval=max(1, steps // 25),
@@ -509,6 +526,7 @@ def stop(request: gr.Request | None = None) -> None:
 def end_session(request: gr.Request) -> None:
     """The page was closed or reloaded: stop its training (its models go with the session)."""
     TRAINING.stop(request.session_hash)
+    COMPARING.stop(request.session_hash)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -534,7 +552,7 @@ def bigram_view(text: str, mode: str, show: str, top_n: float, char: str | None)
 @shows_errors
 def comparison_view(ws: Workspace | None, top_n: float, char: str | None):
     """For a neural bigram trained here: its learned table beside the counted one, and their gap."""
-    if ws is None or ws.trainer is None or ws.model.config.model_type != "neural-bigram":
+    if ws is None or ws.trainer is None or ws.model.config.model_type not in LEARNED_BIGRAMS:
         hint = "*Train a **neural bigram** in the Train tab to compare what it learned with the counts.*"
         return hint, gr.update(visible=False), gr.update(visible=False)
     corpus = ws.trainer.corpus
@@ -812,6 +830,142 @@ def pull_into_session(repo_id: str, revision: str, token: str):
 
 
 # ---------------------------------------------------------------------------------------------------
+# From scratch (NumPy) tab: a NumPy rung beside its PyTorch twin, and the gradient check
+
+PAIR_LABELS = {  # the NumPy rung -> how the choice reads; its PyTorch twin is charlm.compare.PAIRS[rung]
+    "numpy-bigram": "NumPy bigram (plain SGD) beside the neural bigram (PyTorch, AdamW)",
+    "numpy-mlp": "NumPy MLP (plain SGD) beside the MLP (PyTorch, AdamW), same settings",
+}
+SHARED_MLP = ("block_size", "n_embd", "n_hidden")  # the settings both MLPs have (one tanh layer, no dropout)
+GRADIENT_MODELS = ["numpy-bigram", "numpy-mlp", SESSION]
+COMPARING = Trainings()  # side-by-side runs, with stop switches of their own
+
+
+def choose_pair(rung: str):
+    """The pair's steps and each model's own learning rate (its Train tab default), and whether the
+    MLP settings show."""
+    if rung not in PAIRS:
+        rung = next(iter(PAIRS))
+    twin = PAIRS[rung]
+    return (
+        gr.update(value=TRAIN_DEFAULTS[twin][0]),
+        gr.update(value=TRAIN_DEFAULTS[rung][2], label=f"Learning rate of {rung} (plain SGD)"),
+        gr.update(value=TRAIN_DEFAULTS[twin][2], label=f"Learning rate of {twin} (AdamW)"),
+        gr.update(visible=rung == "numpy-mlp"),
+    )
+
+
+def pair_settings(rung: str, block_size, n_embd, n_hidden) -> dict:
+    """The model settings both models of a pair are built with, checked against the playground's ranges."""
+    if rung != "numpy-mlp":
+        return {}
+    values = dict(zip(SHARED_MLP, (block_size, n_embd, n_hidden)))
+    settings = model_settings_from("numpy-mlp", values)
+    return {**settings, "n_layer": 1, "dropout": 0.0}  # the PyTorch MLP as the NumPy one is built
+
+
+@shows_errors
+def compare(
+    text: str,
+    mode: str,
+    rung: str,
+    steps: float,
+    batch_size: float,
+    seed: float,
+    numpy_lr: float,
+    torch_lr: float,
+    block_size: float,
+    n_embd: float,
+    n_hidden: float,
+    request: gr.Request | None = None,
+):
+    """Train a NumPy rung and its PyTorch twin on the Train tab's text, one step of each in turn, with
+    the same batches: both curves stream onto one chart, then their losses and speeds. Neither becomes
+    the session's model. Both optimise the loss alone (no weight decay), so the bigrams head for the
+    count bigram's loss."""
+    if rung not in PAIRS:
+        raise CharlmError(f"unknown comparison {rung!r}; choose one of: {', '.join(PAIRS)}.")
+    twin = PAIRS[rung]
+    lrs = {
+        rung: real(numpy_lr, f"learning rate of {rung}", 1e-6, 10.0),
+        twin: real(torch_lr, f"learning rate of {twin}", 1e-6, 10.0),
+    }
+    config = train_config(steps, batch_size, 1e-3, seed)  # the Train tab's limits; each model has its lr
+    config.weight_decay = 0.0
+    settings = pair_settings(rung, block_size, n_embd, n_hidden)
+    trainers = side_by_side(check_text(text), mode, lrs, config, **settings)
+    refs = viz.baselines(trainers[rung].corpus)
+    histories: dict[str, list[Progress]] = {name: [] for name in trainers}
+    events: dict[str, Progress] = {}
+    last_update, note = 0.0, ""
+    with COMPARING.run(request.session_hash if request else None) as stopping:
+        if stopping.is_set():  # Stop was clicked while this run waited in the queue
+            yield viz.lockstep_progress_html({}, "stopped before it started"), gr.skip(), gr.skip()
+            return
+        yield viz.lockstep_progress_html({}, "starting…"), viz.comparison_figure(histories, refs), ""
+        deadline = time.monotonic() + MAX_TRAIN_SECONDS
+        for stepped in lockstep(trainers):
+            for name, event in stepped.items():
+                histories[name].append(event)
+            events.update(stepped)
+            now = time.monotonic()
+            if stopping.is_set():
+                note = "stopped"
+                break
+            if now > deadline:
+                note = f"stopped at the playground's limit of {viz.duration(MAX_TRAIN_SECONDS)}"
+                break
+            if all(e.done for e in events.values()) or now - last_update >= UPDATE_SECONDS:
+                last_update = now
+                progress = viz.lockstep_progress_html(events)
+                yield progress, viz.comparison_figure(histories, refs), gr.skip()
+    results = {name: {**trainer.metrics(), "lr": trainer.config.lr} for name, trainer in trainers.items()}
+    threads = blas_threads()
+    numpy_threads = f"NumPy's BLAS on {threads}" if threads else "NumPy on its own BLAS's threads"
+    yield (
+        viz.lockstep_progress_html(events, note),
+        viz.comparison_figure(histories, refs),
+        viz.comparison_markdown(results, refs)
+        + f" PyTorch computed on {torch.get_num_threads()} thread(s) and {numpy_threads}.",
+    )
+
+
+def arm_compare(request: gr.Request) -> None:
+    """Runs as Compare is clicked, before the run leaves the queue: a fresh stop switch."""
+    COMPARING.arm(request.session_hash)
+
+
+def stop_compare(request: gr.Request | None = None) -> None:
+    """Stop this session's comparison; it ends at the next step and shows both models as they are."""
+    COMPARING.stop(request.session_hash if request else None)
+
+
+@shows_errors
+def check_gradients(ws: Workspace | None, text: str, mode: str, choice: str, batch_size, seed) -> str:
+    """For one batch of the text: each weight's hand-written gradient against autograd's and finite
+    differences', as a table. A NumPy rung starts from fresh weights (from the seed); the session's
+    model is checked as it is."""
+    batch_size, seed = whole(batch_size, "batch size", 1, 256), whole(seed, "seed", 0, 2**31 - 1)
+    if choice == SESSION:
+        if ws is None:
+            raise CharlmError("this session has no model yet: train a NumPy model in the Train tab first.")
+        model, text = ws.model, ws.text if ws.text is not None else check_text(text)
+        rows = gradient_check(model, text, batch_size=batch_size, seed=seed)
+        c = model.config
+        what = f"This session's {c.model_type}, as trained ({model.num_params():,} parameters)"
+    elif choice in PAIRS:
+        settings = DEFAULTS[choice]
+        rows = gradient_check(choice, check_text(text), mode, batch_size, seed, **settings)
+        shown = ", ".join(f"{k} {v}" for k, v in settings.items())
+        what = f"A fresh {choice}" + (f" ({shown})" if shown else "") + f", weights from seed {seed}"
+    else:
+        raise CharlmError(f"unknown model {choice!r}; choose one of: {', '.join(GRADIENT_MODELS)}.")
+    return viz.gradient_check_html(
+        rows, f"{what}; one batch of {batch_size} windows of the text, in float64."
+    )
+
+
+# ---------------------------------------------------------------------------------------------------
 # Layout: one function per tab, each returning its components; the wiring follows.
 
 INTRO = """# charlm playground
@@ -853,7 +1007,7 @@ def train_tab(example_name: str) -> Tab:
                     steps, label="Steps", precision=0, minimum=1, maximum=MAX_STEPS, elem_id="steps"
                 )
                 t.batch_size = gr.Number(batch_size, label="Batch size", precision=0, minimum=1, maximum=1024)
-                t.lr = gr.Number(lr, label="Learning rate", minimum=0, maximum=1, step=1e-4)
+                t.lr = gr.Number(lr, label="Learning rate", minimum=0, maximum=10, step=1e-4)
                 t.seed = gr.Number(1337, label="Seed", precision=0, minimum=0)
             t.continue_training = gr.Checkbox(
                 False, label="Continue training this session's model (instead of starting a new one)"
@@ -1039,6 +1193,78 @@ def checkpoints_tab() -> Tab:
     return t
 
 
+SCRATCH_INTRO = """The neural bigram and the MLP again, written **from scratch in NumPy**: the forward pass, the
+cross-entropy, the backward pass worked out by hand and the plain SGD update (`charlm/models/numpy_models.py`),
+no autograd anywhere. Train each beside its PyTorch twin on the *Train* tab's text, with the same batches,
+and check the hand-written gradients against PyTorch's autograd. Plain SGD needs a far larger learning rate
+than AdamW, so each model starts at its own. Comparing leaves this session's model as it is: to sample from
+or save a NumPy model, pick it in the *Train* tab."""
+
+
+def scratch_tab() -> Tab:
+    t = Tab()
+    gr.Markdown(SCRATCH_INTRO)
+    gr.Markdown("### Side by side with PyTorch")
+    rung = next(iter(PAIRS))
+    twin = PAIRS[rung]
+    with gr.Row():
+        t.pair = gr.Radio(
+            [(label, name) for name, label in PAIR_LABELS.items()],
+            value=rung,
+            label="Compare",
+            scale=3,
+            elem_id="compare-pair",
+        )
+        with gr.Column(scale=2):
+            with gr.Row():
+                t.steps = gr.Number(
+                    TRAIN_DEFAULTS[twin][0],
+                    label="Steps",
+                    precision=0,
+                    minimum=1,
+                    maximum=MAX_STEPS,
+                    elem_id="compare-steps",
+                )
+                t.batch_size = gr.Number(32, label="Batch size", precision=0, minimum=1, maximum=1024)
+                t.seed = gr.Number(1337, label="Seed", precision=0, minimum=0)
+            with gr.Row():
+                t.numpy_lr = gr.Number(
+                    TRAIN_DEFAULTS[rung][2],
+                    label=f"Learning rate of {rung} (plain SGD)",
+                    minimum=0,
+                    maximum=10,
+                )
+                t.torch_lr = gr.Number(
+                    TRAIN_DEFAULTS[twin][2], label=f"Learning rate of {twin} (AdamW)", minimum=0, maximum=10
+                )
+    with gr.Row(visible=False) as t.mlp_settings:
+        t.settings = []
+        for key in SHARED_MLP:
+            label, info, low, high, step = SETTINGS[key]
+            t.settings.append(
+                gr.Slider(low, high, value=DEFAULTS["numpy-mlp"][key], step=step, label=label, info=info)
+            )
+    with gr.Row():
+        t.start = gr.Button("Compare", variant="primary", elem_id="compare-button")
+        t.stop = gr.Button("Stop", variant="stop", elem_id="compare-stop")
+    t.progress = gr.HTML(viz.lockstep_progress_html({}), elem_id="compare-progress")
+    t.plot = gr.Plot(viz.comparison_figure({}), show_label=False, elem_id="compare-plot")
+    t.results = gr.Markdown(elem_id="compare-results")
+
+    gr.Markdown(
+        "### Gradient check\nFor one batch of the *Train* tab's text: the largest gap between each weight's "
+        "hand-written gradient and PyTorch autograd's (on the PyTorch model holding the same weights), and "
+        "between it and central finite differences at a few entries. All in float64."
+    )
+    with gr.Row():
+        t.check_model = gr.Radio(GRADIENT_MODELS, value="numpy-mlp", label="Model", scale=3)
+        t.check_batch = gr.Number(4, label="Batch size", precision=0, minimum=1, maximum=256, scale=1)
+        t.check_seed = gr.Number(0, label="Seed", precision=0, minimum=0, scale=1)
+        t.check = gr.Button("Check the gradients", scale=1, elem_id="check-button")
+    t.gradients = gr.HTML(elem_id="gradient-check")
+    return t
+
+
 def wire_train(tr: Tab, ws: gr.State, session: gr.Markdown) -> None:
     described = dict(
         fn=describe,
@@ -1153,6 +1379,33 @@ def wire_checkpoints(ck: Tab, tr: Tab, sm: Tab, ws: gr.State, session: gr.Markdo
     return listing
 
 
+def wire_scratch(sc: Tab, tr: Tab, ws: gr.State) -> None:
+    sc.pair.change(
+        choose_pair,
+        sc.pair,
+        [sc.steps, sc.numpy_lr, sc.torch_lr, sc.mlp_settings],
+        api_visibility="undocumented",
+    )
+    inputs = [tr.text, tr.mode, sc.pair, sc.steps, sc.batch_size, sc.seed, sc.numpy_lr, sc.torch_lr]
+    sc.start.click(arm_compare, None, None, queue=False, api_visibility="undocumented").then(
+        compare,
+        [*inputs, *sc.settings],
+        [sc.progress, sc.plot, sc.results],
+        api_name="compare",
+        concurrency_limit=TRAIN_CONCURRENCY,  # shares the training slots: the rest wait in the queue
+        concurrency_id="train",
+        show_progress_on=sc.progress,
+    )
+    sc.stop.click(stop_compare, None, None, api_name="stop_compare", queue=False)
+    sc.check.click(
+        check_gradients,
+        [ws, tr.text, tr.mode, sc.check_model, sc.check_batch, sc.check_seed],
+        sc.gradients,
+        api_name="gradient_check",
+        show_progress_on=sc.gradients,
+    )
+
+
 def build_demo() -> gr.Blocks:
     with gr.Blocks(title="charlm playground", analytics_enabled=False) as demo:
         gr.Markdown(INTRO)
@@ -1174,11 +1427,13 @@ def build_demo() -> gr.Blocks:
                 sm = sample_tab()
             with gr.Tab("Checkpoints", id="checkpoints"):
                 ck = checkpoints_tab()
-            # The "NumPy from scratch" tab slots in here.
+            with gr.Tab("From scratch (NumPy)", id="scratch"):
+                sc = scratch_tab()
         wire_train(tr, ws, session)
         wire_bigram(bg, bigram, tr, ws)
         wire_sample(sm, tr, ws, run)
         listing = wire_checkpoints(ck, tr, sm, ws, session)
+        wire_scratch(sc, tr, ws)
         demo.load(checkpoints_view, None, listing, api_visibility="undocumented")
         demo.unload(end_session)
     return demo
@@ -1191,6 +1446,7 @@ def launch(**options):
     """Serve the playground. GRADIO_SERVER_NAME / GRADIO_SERVER_PORT change the address (Gradio reads them)."""
     # Small models train faster on few threads, and trainings that run at once share the cores.
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // TRAIN_CONCURRENCY))
+    set_blas_threads(torch.get_num_threads())  # the NumPy rungs too (see charlm.compare)
     demo.queue(default_concurrency_limit=4, max_size=64)
     return demo.launch(
         **{

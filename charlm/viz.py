@@ -711,8 +711,8 @@ def lockstep_progress_html(events: dict[str, Progress], note: str = "") -> str:
 
 
 def comparison_markdown(results: dict[str, dict], refs: dict[str, float] | None = None) -> str:
-    """Markdown: each model's learning rate, steps, final losses (and their gap to the count bigram) and
-    training speed, then how many times faster the first model trained than the second.
+    """Markdown: each model's parameters, learning rate, steps, final losses (and their gap to the count
+    bigram) and training speed, then how many times faster the first model trained than the second.
 
     `results` maps a model's name to `Trainer.metrics()` plus its "lr".
     """
@@ -720,18 +720,19 @@ def comparison_markdown(results: dict[str, dict], refs: dict[str, float] | None 
     counted = refs.get("count bigram")
     gap_head = " | validation − count bigram" if counted is not None else ""
     rows = [
-        f"| model | learning rate | steps | train loss | validation loss{gap_head} | training tokens/s |",
-        "|---|---:|---:|---:|---:|" + ("---:|" if counted is not None else "") + "---:|",
+        f"| model | parameters | learning rate | steps | train loss | validation loss{gap_head} "
+        "| training tokens/s |",
+        "|---|---:|---:|---:|---:|---:|" + ("---:|" if counted is not None else "") + "---:|",
     ]
     for name, m in results.items():
         gap = f" | {m['val_loss'] - counted:+.4f}" if counted is not None else ""
         rows.append(
-            f"| {escape(name)} | {m['lr']:g} | {m['steps']:,} | {m['train_loss']:.4f} | {m['val_loss']:.4f}"
+            f"| {escape(name)} | {m['num_params']:,} | {m['lr']:g} | {m['steps']:,} | {m['train_loss']:.4f} | {m['val_loss']:.4f}"
             f"{gap} | {m['tokens_per_second']:,.0f} |"
         )
     for name, value in refs.items():
         gap = " | " if counted is not None else ""
-        rows.append(f"| *{escape(name)}* | | | | {value:.4f}{gap} | |")
+        rows.append(f"| *{escape(name)}* | | | | | {value:.4f}{gap} | |")
     table = "\n".join(rows)
     if len(results) < 2:
         return table
@@ -747,10 +748,10 @@ def gradient_check_html(rows: Sequence[dict], title: str = "") -> str:
     """`gradient_check`'s rows as an HTML table: each weight with its shape, its gradient's formula, the
     largest gradient, and the largest gaps between the hand-written gradient and autograd's and finite
     differences'. A gap within GRADIENT_TOLERANCE of the gradient's scale counts as agreement."""
-    cell = "padding:4px 10px;border-bottom:1px solid #e3e6ee;text-align:right"
+    cell = "padding:4px 10px;border-bottom:1px solid #e3e6ee;text-align:right;white-space:nowrap"
     left = cell.replace("text-align:right", "text-align:left")
     head = "".join(
-        f'<th style="{left if i < 3 else cell}">{escape(h)}</th>'
+        f'<th style="{left if i < 3 else cell};white-space:normal">{escape(h)}</th>'
         for i, h in enumerate(
             (
                 "weight",
@@ -773,7 +774,7 @@ def gradient_check_html(rows: Sequence[dict], title: str = "") -> str:
             "<tr>"
             f'<td style="{left};font-family:{FONT};font-weight:700">{escape(r["weight"])}</td>'
             f'<td style="{left};font-family:{FONT}">{escape(" × ".join(str(n) for n in r["shape"]))}</td>'
-            f'<td style="{left};font-family:{FONT}">{escape(r["formula"])}</td>'
+            f'<td style="{left};white-space:normal;font-family:{FONT}">{escape(r["formula"])}</td>'
             f'<td style="{cell}">{r["max_abs_grad"]:.3e}</td>'
             f'<td style="{cell}">{r["max_abs_diff_autograd"]:.2e}</td>'
             f'<td style="{cell}">{r["max_abs_diff_numeric"]:.2e}</td>'
