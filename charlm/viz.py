@@ -324,6 +324,27 @@ def downsample(xs: Sequence[float], ys: Sequence[float], max_points: int) -> tup
     return out_x, out_y
 
 
+def loss_axes(fig: go.Figure, refs: dict[str, float] | None, title: str, height: int, revision: str) -> None:
+    """What every loss chart shares: the reference lines (uniform guess, count bigram) and its axes."""
+    for (name, value), dash in zip((refs or {}).items(), ("dot", "dash", "dashdot")):
+        fig.add_hline(
+            y=value,
+            line=dict(color="#666", dash=dash, width=1),
+            annotation_text=f"{escape(name)}: {value:.3f}",
+            annotation_position="top right",
+            annotation_font=dict(size=11, color="#555"),
+        )
+    fig.update_layout(
+        title=dict(text=title, x=0.01),
+        height=height,
+        margin=dict(l=50, r=20, t=50, b=40),
+        template="plotly_white",
+        xaxis=dict(title="step", rangemode="tozero"),
+        yaxis=dict(title="loss"),
+        uirevision=revision,  # keep the user's zoom while the curves grow
+    )
+
+
 def loss_figure(history: Sequence[Progress], refs: dict[str, float] | None = None, max_points: int = 300):
     """Train and validation loss against steps, with reference lines (uniform guess, count bigram)."""
     fig = go.Figure()
@@ -340,24 +361,8 @@ def loss_figure(history: Sequence[Progress], refs: dict[str, float] | None = Non
     ):
         x, y = downsample([e.step for e in evals], [get(e) for e in evals], max_points)
         fig.add_scatter(x=x, y=y, name=name, mode="lines+markers", line=dict(color=color, width=2))
-    for (name, value), dash in zip((refs or {}).items(), ("dot", "dash", "dashdot")):
-        fig.add_hline(
-            y=value,
-            line=dict(color="#666", dash=dash, width=1),
-            annotation_text=f"{escape(name)}: {value:.3f}",
-            annotation_position="top right",
-            annotation_font=dict(size=11, color="#555"),
-        )
-    fig.update_layout(
-        title=dict(text="Loss (nats per character): lower is better", x=0.01),
-        height=360,
-        margin=dict(l=50, r=20, t=50, b=40),
-        template="plotly_white",
-        xaxis=dict(title="step", rangemode="tozero"),
-        yaxis=dict(title="loss"),
-        legend=dict(orientation="h", y=1.02, x=1, xanchor="right", yanchor="bottom"),
-        uirevision="loss",  # keep the user's zoom while the curves grow
-    )
+    loss_axes(fig, refs, "Loss (nats per character): lower is better", 360, "loss")
+    fig.update_layout(legend=dict(orientation="h", y=1.02, x=1, xanchor="right", yanchor="bottom"))
     return fig
 
 
@@ -665,24 +670,10 @@ def comparison_figure(
             x, y = downsample(steps, [get(e) for e in evals], max_points)
             mode = "lines+markers" if part == "validation" else "lines"
             fig.add_scatter(x=x, y=y, name=f"{escape(name)} {part}", mode=mode, line=line)
-    for (name, value), dash in zip((refs or {}).items(), ("dot", "dash", "dashdot")):
-        fig.add_hline(
-            y=value,
-            line=dict(color="#666", dash=dash, width=1),
-            annotation_text=f"{escape(name)}: {value:.3f}",
-            annotation_position="top right",
-            annotation_font=dict(size=11, color="#555"),
-        )
-    fig.update_layout(
-        title=dict(text="Loss side by side (nats per character): same text, batches and steps", x=0.01),
-        height=400,
-        margin=dict(l=50, r=20, t=50, b=40),
-        template="plotly_white",
-        xaxis=dict(title="step", rangemode="tozero"),
-        yaxis=dict(title="loss"),
-        legend=dict(orientation="h", y=-0.18, x=0, yanchor="top"),
-        uirevision="comparison",  # keep the user's zoom while the curves grow
+    loss_axes(
+        fig, refs, "Loss side by side (nats per character): same text, batches and steps", 400, "comparison"
     )
+    fig.update_layout(legend=dict(orientation="h", y=-0.18, x=0, yanchor="top"))
     return fig
 
 
