@@ -44,8 +44,9 @@ def main() -> None:
         trainer, seconds = train(text, "lines", model, config, **settings)
         metrics = trainer.metrics()
         ref = REFERENCE.get(model)
+        steps = "counts" if trainer.model.trained_by_counting else metrics["steps"]
         print(
-            f"{model:14} {trainer.model.num_params():>9,} {metrics['steps']:>6} {metrics['val_loss']:>9.4f} "
+            f"{model:14} {trainer.model.num_params():>9,} {steps:>6} {metrics['val_loss']:>9.4f} "
             f"{metrics['val_loss'] / math.log(2):>9.4f} {ref if ref else '':>9} {seconds:>8.1f}",
             flush=True,
         )
