@@ -226,17 +226,24 @@ def follower_bars(
             hovertemplate="%{x}: P = %{y:.3f}<extra></extra>",
         )
     who = escape(names[current])
+    character_bars_layout(
+        fig, f"What follows {who} ({total:,.0f} times in the text)", 340, "P(next | current)"
+    )
+    return fig
+
+
+def character_bars_layout(fig: go.Figure, title: str, height: int, y_title: str) -> None:
+    """Grouped bars over characters: what the followers chart and the distribution chart share."""
     fig.update_layout(
-        title=dict(text=f"What follows {who} ({total:,.0f} times in the text)", x=0.01),
-        height=340,
+        title=dict(text=title, x=0.01),
         barmode="group",
+        height=height,
         margin=dict(l=50, r=20, t=50, b=40),
         template="plotly_white",
-        yaxis=dict(title="P(next | current)", rangemode="tozero"),
+        yaxis=dict(title=y_title, rangemode="tozero"),
         xaxis=dict(type="category", tickfont=dict(family=FONT)),
         legend=dict(orientation="h", y=1.02, x=1, xanchor="right", yanchor="bottom"),
     )
-    return fig
 
 
 def learned_table(model: CharLM) -> torch.Tensor:
@@ -520,16 +527,7 @@ def distribution_figure(
             x=escape(names[chosen]), y=float(max(raw[chosen], used[chosen])), text="written", showarrow=True
         )
     where = f"after “{escape(context_tail(vocab, context))}”" if context else "at the start"
-    fig.update_layout(
-        title=dict(text=f"Next character {where}", x=0.01),
-        barmode="group",
-        height=330,
-        margin=dict(l=50, r=20, t=50, b=40),
-        template="plotly_white",
-        yaxis=dict(title="probability", rangemode="tozero"),
-        xaxis=dict(type="category", tickfont=dict(family=FONT)),
-        legend=dict(orientation="h", y=1.02, x=1, xanchor="right", yanchor="bottom"),
-    )
+    character_bars_layout(fig, f"Next character {where}", 330, "probability")
     return fig
 
 
