@@ -1460,4 +1460,5 @@ def launch(**options):
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # Gradio's own start-up probe is not news
     launch()
