@@ -768,7 +768,18 @@ def save(ws: Workspace | None, name: str, overwrite: bool):
         summary = ws.checkpoint.config.get("corpus", {}) if ws.checkpoint else {}
     examples = sample(model, num_samples=5 if model.config.mode == "lines" else 2, seed=0, length=200)
     save_checkpoint(
-        path, model, trainer=ws.trainer, metrics=metrics, corpus_summary=summary, samples=examples
+        path,
+        model,
+        metrics=metrics,
+        corpus_summary=summary,
+        samples=examples,
+        # a loaded checkpoint keeps its settings and optimizer state, so it can still be resumed
+        train_config=ws.trainer.config
+        if ws.trainer
+        else ws.checkpoint.train_config
+        if ws.checkpoint
+        else None,
+        trainer_state=ws.trainer_state(),
     )
     ws.metrics = metrics
     note = f"Saved **{path.name}** ({model.num_params():,} parameters) in `{CHECKPOINTS}`."

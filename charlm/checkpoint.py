@@ -57,12 +57,20 @@ def save_checkpoint(
     metrics: dict | None = None,
     corpus_summary: dict | None = None,
     samples: list[str] | None = None,
+    train_config: TrainConfig | None = None,
+    trainer_state: dict[str, torch.Tensor] | None = None,
 ) -> Path:
-    """Write the checkpoint directory atomically (see `replace_dir`)."""
+    """Write the checkpoint directory atomically (see `replace_dir`).
+
+    The training settings and the state a resumed run needs come from `trainer`, or, for a model that
+    was loaded rather than trained here, from `train_config` and `trainer_state`.
+    """
+    if trainer is not None:
+        train_config, trainer_state = trainer.config, trainer.state_dict()
     config = {
         **asdict(model.config),
         "charlm_version": VERSION,
-        "train": asdict(trainer.config) if trainer else {},
+        "train": asdict(train_config) if train_config else {},
         "corpus": corpus_summary or {},
     }
     metrics = {**(metrics or {}), "samples": samples or [], "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
@@ -72,10 +80,8 @@ def save_checkpoint(
         (staging / METRICS).write_text(
             json.dumps(_jsonable(metrics), indent=2, ensure_ascii=False), encoding="utf-8"
         )
-        if trainer is not None:
-            save_file(
-                {k: v.contiguous() for k, v in trainer.state_dict().items()}, str(staging / TRAINER_STATE)
-            )
+        if trainer_state is not None:
+            save_file({k: v.contiguous() for k, v in trainer_state.items()}, str(staging / TRAINER_STATE))
         (staging / CARD).write_text(model_card(config, metrics), encoding="utf-8")
 
     return replace_dir(path, write)

@@ -396,6 +396,11 @@ def test_save_list_load_and_delete(ws, checkpoints):
     assert generated(ws, source="names-mlp", temperature=0)[-1][2] == generated(loaded, temperature=0)[-1][2]
     more = trained(steps=5, ws=loaded, continue_training=True)[-1][0]
     assert more.trainer.step == ws.trainer.step + 5
+    app.save(loaded, "names-mlp-again", False)  # re-saving a loaded model keeps what resuming needs
+    again = load_checkpoint(checkpoints / "names-mlp-again")
+    assert again.trainer_state is not None and int(again.trainer_state["step"]) == ws.trainer.step
+    assert again.config["train"] == load_checkpoint(checkpoints / "names-mlp").config["train"]
+    app.delete("names-mlp-again")
     note, hidden, table, chosen, source = app.delete("names-mlp")
     assert "Deleted" in note and table["value"] == [] and not (checkpoints / "names-mlp").exists()
 
