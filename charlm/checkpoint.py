@@ -21,7 +21,7 @@ from safetensors.torch import load_file, save_file
 
 from charlm.data import Corpus
 from charlm.errors import CharlmError
-from charlm.models import MODELS, CharLM
+from charlm.models import MODELS, CharLM, check_config
 from charlm.train import TrainConfig, Trainer
 
 VERSION = "0.1.0"
@@ -187,6 +187,11 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Che
             f"{weights} is missing. charlm loads safetensors weights only (it never unpickles files)."
         )
     cls = MODELS[config["model_type"]]
+    known = {f.name for f in fields(cls.config_class)}
+    try:
+        check_config(cls.config_class(**{k: v for k, v in config.items() if k in known}))
+    except (CharlmError, TypeError) as e:
+        raise CharlmError(f"{path / CONFIG} holds a setting no model can be built with: {e}") from None
     try:
         with contextlib.redirect_stdout(io.StringIO()):  # the mixin prints where it loads from
             model = cls.from_pretrained(path, strict=True, map_location=str(device))

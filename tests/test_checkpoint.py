@@ -326,3 +326,13 @@ def test_list_and_delete_checkpoints(tmp_path, saved):
         delete_checkpoint(tmp_path, "../" + tmp_path.name)
     delete_checkpoint(tmp_path, "one")
     assert sorted(p.name for p in tmp_path.iterdir()) == [".one.abc.tmp", "two"]
+
+
+def test_a_hand_edited_setting_is_named(tmp_path):
+    trainer, _ = train_tiny("transformer")
+    path = save_checkpoint(tmp_path / "ck", trainer.model)
+    config = json.loads((path / "config.json").read_text())
+    config["n_head"] = 3  # 16 is not a multiple of 3
+    (path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CharlmError, match=r"config.json holds a setting .*n_head \(3\)"):
+        load_checkpoint(path)
