@@ -25,7 +25,7 @@ MODEL_OPTIONS = {  # option -> (type, help); each model reads the ones it has a 
 TRAIN_OPTIONS = {
     "steps": (int, "total optimisation steps"),
     "batch_size": (int, "windows per step"),
-    "lr": (float, "peak learning rate (the numpy-* models' plain SGD defaults to its own, larger one)"),
+    "lr": (float, "peak learning rate (default: the model's own; 0.001 for AdamW, more for the numpy-* SGD)"),
     "weight_decay": (float, "AdamW weight decay on matrices"),
     "warmup_steps": (int, "steps of linear learning-rate warmup"),
     "grad_clip": (float, "clip the gradient norm (0: off)"),
@@ -40,7 +40,7 @@ def add_options(
 ) -> None:
     group = parser.add_argument_group(title)
     for name, (kind, text) in options.items():
-        default = getattr(defaults, name, None)
+        default = None if name == "lr" else getattr(defaults, name, None)  # lr: each model has its own
         group.add_argument(
             "--" + name.replace("_", "-"),
             type=kind,
