@@ -1,6 +1,6 @@
 """How long counting the bigram table of tinyshakespeare takes, in milliseconds.
 
-    python bench/bigram_count.py
+python bench/bigram_count.py
 """
 
 import time
@@ -22,7 +22,9 @@ def main() -> None:
         start = time.perf_counter()
         model.fit(corpus.train)
         times.append((time.perf_counter() - start) * 1e3)
-    print(f"tinyshakespeare: {len(text):,} characters, {len(corpus.train.tokens):,} training pairs; {machine()}")
+    print(
+        f"tinyshakespeare: {len(text):,} characters, {len(corpus.train.tokens):,} training pairs; {machine()}"
+    )
     print(f"encode and split       {encode_ms:8.1f} ms")
     print(f"count the bigram table {min(times):8.2f} ms (best of 20; median {sorted(times)[10]:.2f} ms)")
 

@@ -1,6 +1,6 @@
 """This machine's float32 matmul peak in GFLOP/s: the yardstick for model FLOPs utilisation (MFU).
 
-    python bench/peak_flops.py
+python bench/peak_flops.py
 """
 
 import time

@@ -22,7 +22,9 @@ from peak_flops import matmul_peak
 from charlm.checkpoint import load_checkpoint
 
 # nanoGPT config/train_shakespeare_char.py with its CPU overrides from the README
-BABY_GPT = dict(n_layer=4, n_head=4, n_embd=128, block_size=64, batch_size=12, dropout=0.0, lr=1e-3, weight_decay=0.1)
+BABY_GPT = dict(
+    n_layer=4, n_head=4, n_embd=128, block_size=64, batch_size=12, dropout=0.0, lr=1e-3, weight_decay=0.1
+)
 
 
 def main() -> None:
@@ -46,10 +48,16 @@ def main() -> None:
     flops = checkpoint.model.flops_per_token(BABY_GPT["block_size"]) * metrics["tokens_per_second"]
     peak = matmul_peak() * 1e9
     print(json.dumps({k: metrics[k] for k in ("val_loss", "val_bpc", "train_loss", "steps", "num_params")}))
-    print(f"validation loss        {metrics['val_loss']:.4f} nats ({metrics['val_bpc']:.4f} bits/char); nanoGPT: 1.88")
-    print(f"wall time              {wall:.1f} s for the whole command ({metrics['elapsed_seconds']:.1f} s in the loop)")
+    print(
+        f"validation loss        {metrics['val_loss']:.4f} nats ({metrics['val_bpc']:.4f} bits/char); nanoGPT: 1.88"
+    )
+    print(
+        f"wall time              {wall:.1f} s for the whole command ({metrics['elapsed_seconds']:.1f} s in the loop)"
+    )
     print(f"training tokens/s      {metrics['tokens_per_second']:,.0f}")
-    print(f"model FLOPs/s          {flops / 1e9:.2f} GFLOP/s = {100 * flops / peak:.1f}% of the matmul peak ({peak / 1e9:.1f} GFLOP/s)")
+    print(
+        f"model FLOPs/s          {flops / 1e9:.2f} GFLOP/s = {100 * flops / peak:.1f}% of the matmul peak ({peak / 1e9:.1f} GFLOP/s)"
+    )
     print(f"peak memory (RSS)      {peak_mb:.0f} MB for the training process")
 
 
