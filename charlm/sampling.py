@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from charlm.data import BOUNDARY
+from charlm.data import BOUNDARY, Vocab
 from charlm.errors import CharlmError
 from charlm.models import CharLM
 
@@ -22,6 +22,21 @@ class Token:
     prob: float  # probability the model gave this character (temperature 1, no filtering)
     sampled_prob: float  # probability it had in the distribution actually sampled from
     alternatives: list[tuple[str, float]] = field(default_factory=list)  # top (label, prob) at temperature 1
+
+
+def explain_token(
+    vocab: Vocab, chosen: int, probs: torch.Tensor, used: torch.Tensor, alternatives: int = 5
+) -> Token:
+    """The Token for writing `chosen`, given the model's distribution `probs` (temperature 1) and the
+    distribution `used` to sample it (after temperature, top-k and top-p)."""
+    top = torch.topk(probs, min(alternatives, probs.numel()))
+    return Token(
+        chosen,
+        vocab.decode([chosen]),
+        float(probs[chosen]),
+        float(used[chosen]),
+        [(vocab.label(int(i)), float(p)) for p, i in zip(top.values, top.indices)],
+    )
 
 
 def check_sampling(temperature: float, top_k: int | None, top_p: float | None, length: int) -> None:
@@ -105,14 +120,7 @@ def stream(
             )
             if vocab.boundary and nxt == BOUNDARY:
                 return
-            top = torch.topk(probs, min(alternatives, probs.numel()))
-            yield Token(
-                nxt,
-                vocab.decode([nxt]),
-                float(probs[nxt]),
-                float(sampling[nxt]),
-                [(vocab.label(int(i)), float(p)) for p, i in zip(top.values, top.indices)],
-            )
+            yield explain_token(vocab, nxt, probs, sampling, alternatives)
             ids.append(nxt)
             if not use_cache:
                 logits, _ = model(torch.tensor([ids[-window:]], device=device))

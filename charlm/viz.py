@@ -14,7 +14,7 @@ from plotly.subplots import make_subplots
 from charlm.data import BOUNDARY, Corpus, Split, Vocab, make_split, split_lines
 from charlm.errors import CharlmError
 from charlm.models import CharLM, build_model, model_config
-from charlm.sampling import Token, next_distribution
+from charlm.sampling import Token, explain_token, next_distribution
 from charlm.train import Progress, evaluate, loss_metrics
 
 OTHER = "(other)"  # the row and column that gathers every character left out of a top-N table
@@ -473,18 +473,9 @@ def explain_choice(
     """The Token `stream` reports for writing `chosen` after `context`: its probability, the probability
     it had after temperature, top-k and top-p, and the top alternatives. In lines mode this explains
     the end of a line, which `stream` does not yield."""
-    vocab = model.config.vocab
     logits = next_logits(model, context)
-    probs = torch.softmax(logits, dim=-1)
     used = next_distribution(logits, temperature, top_k, top_p)
-    top = torch.topk(probs, min(alternatives, probs.numel()))
-    return Token(
-        chosen,
-        vocab.decode([chosen]),
-        float(probs[chosen]),
-        float(used[chosen]),
-        [(vocab.label(int(i)), float(p)) for p, i in zip(top.values, top.indices)],
-    )
+    return explain_token(model.config.vocab, chosen, torch.softmax(logits, dim=-1), used, alternatives)
 
 
 def distribution_figure(
