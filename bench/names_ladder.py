@@ -20,8 +20,8 @@ RUNS = {  # model -> (model settings, training settings); model settings left ou
     "lstm": ({}, dict(steps=4000, batch_size=64, lr=3e-3)),
     # makemore's 200K-parameter shape (4 x 64, no dropout) bottoms at 1.99 near 10K steps, then overfits
     "transformer": (
-        dict(n_layer=4, n_head=4, n_embd=128, block_size=16, dropout=0.25),
-        dict(steps=12000, batch_size=64, lr=1e-3, weight_decay=0.1),
+        dict(n_layer=4, n_head=4, n_embd=128, block_size=16, dropout=0.3),
+        dict(steps=8000, batch_size=128, lr=1.5e-3, weight_decay=0.1),
     ),
 }
 
