@@ -230,6 +230,13 @@ class Workspace:
         """The text the model was trained on here (None for a loaded checkpoint)."""
         return self.trainer.corpus.text if self.trainer else None
 
+    @property
+    def train_config(self) -> TrainConfig | None:
+        """The training settings: this session's trainer's, or the loaded checkpoint's."""
+        if self.trainer is not None:
+            return self.trainer.config
+        return self.checkpoint.train_config if self.checkpoint else None
+
     def trainer_state(self) -> dict[str, torch.Tensor] | None:
         """A copy of what a continued run needs: the step, optimizer moments and random generators."""
         if self.trainer is not None:
@@ -407,6 +414,16 @@ class Trainings:
 TRAINING = Trainings()
 
 
+def stop_reason(stopping: threading.Event, deadline: float, stopped: str) -> str:
+    """Why a running training should end now, or "" to go on: its Stop switch (`stopped` says so) or
+    the playground's time limit."""
+    if stopping.is_set():
+        return stopped
+    if time.monotonic() > deadline:
+        return f"stopped at the playground's limit of {viz.duration(MAX_TRAIN_SECONDS)}"
+    return ""
+
+
 def live_sample(model: CharLM) -> str:
     """A short, fixed-seed sample: watching the same seed shows what learning changes."""
     if model.config.mode == "lines":
@@ -488,13 +505,10 @@ def train(
                 if event.val_loss is not None:
                     samples.insert(0, f"step {event.step:>5}: {live_sample(trainer.model)}")
                     del samples[12:]
+                note = stop_reason(stopping, deadline, "stopped: the model is kept as trained so far")
+                if note:
+                    break
                 now = time.monotonic()
-                if stopping.is_set():
-                    note = "stopped: the model is kept as trained so far"
-                    break
-                if now > deadline:
-                    note = f"stopped at the playground's limit of {viz.duration(MAX_TRAIN_SECONDS)}"
-                    break
                 if event.done or now - last_update >= UPDATE_SECONDS:
                     last_update = now
                     warnings = viz.training_warnings(num_params, num_chars, history)
@@ -774,11 +788,7 @@ def save(ws: Workspace | None, name: str, overwrite: bool):
         corpus_summary=summary,
         samples=examples,
         # a loaded checkpoint keeps its settings and optimizer state, so it can still be resumed
-        train_config=ws.trainer.config
-        if ws.trainer
-        else ws.checkpoint.train_config
-        if ws.checkpoint
-        else None,
+        train_config=ws.train_config,
         trainer_state=ws.trainer_state(),
     )
     ws.metrics = metrics
@@ -919,13 +929,10 @@ def compare(
             for name, event in stepped.items():
                 histories[name].append(event)
             events.update(stepped)
+            note = stop_reason(stopping, deadline, "stopped")
+            if note:
+                break
             now = time.monotonic()
-            if stopping.is_set():
-                note = "stopped"
-                break
-            if now > deadline:
-                note = f"stopped at the playground's limit of {viz.duration(MAX_TRAIN_SECONDS)}"
-                break
             if all(e.done for e in events.values()) or now - last_update >= UPDATE_SECONDS:
                 last_update = now
                 progress = viz.lockstep_progress_html(events)

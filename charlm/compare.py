@@ -2,17 +2,16 @@
 rate, one step of each in turn. What the app's NumPy-against-PyTorch comparison runs."""
 
 import ctypes
+import functools
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from charlm.data import Corpus
 from charlm.errors import CharlmError
-from charlm.models import build_model, model_config
-from charlm.train import Progress, TrainConfig, Trainer
+from charlm.train import Progress, TrainConfig, Trainer, fresh_trainer
 
 PAIRS = {"numpy-bigram": "neural-bigram", "numpy-mlp": "mlp"}  # a NumPy rung -> its PyTorch twin
 
@@ -27,12 +26,7 @@ def side_by_side(
         raise CharlmError("name at least one model to train.")
     config.check()
     corpus = Corpus.from_text(text, mode, val_fraction=config.val_fraction, seed=config.seed)
-    trainers = {}
-    for name, lr in lrs.items():
-        torch.manual_seed(config.seed)  # the same seed gives the same initial weights as training alone
-        model = build_model(model_config(name, chars=corpus.vocab.chars, mode=mode, **settings))
-        trainers[name] = Trainer(model, corpus, replace(config, lr=lr))
-    return trainers
+    return {name: fresh_trainer(corpus, name, replace(config, lr=lr), **settings) for name, lr in lrs.items()}
 
 
 def lockstep(trainers: dict[str, Trainer]) -> Iterator[dict[str, Progress]]:
@@ -56,6 +50,7 @@ def lockstep(trainers: dict[str, Trainer]) -> Iterator[dict[str, Progress]]:
 BLAS_SYMBOLS = ("scipy_openblas_{}_num_threads64_", "openblas_{}_num_threads64_", "openblas_{}_num_threads")
 
 
+@functools.cache
 def _openblas():
     """NumPy's bundled OpenBLAS and its symbol pattern, or None (another BLAS, or none found)."""
     root = Path(np.__file__).parent

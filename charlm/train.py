@@ -313,7 +313,12 @@ def new_trainer(text: str, mode: str, model: str, config: TrainConfig, **setting
     """A fresh model of type `model` with `settings`, ready to train on `text`: what both front ends start from."""
     config.check()
     corpus = Corpus.from_text(text, mode, val_fraction=config.val_fraction, seed=config.seed)
-    torch.manual_seed(config.seed)  # the same seed gives the same initial weights
-    return Trainer(
-        build_model(model_config(model, chars=corpus.vocab.chars, mode=mode, **settings)), corpus, config
-    )
+    return fresh_trainer(corpus, model, config, **settings)
+
+
+def fresh_trainer(corpus: Corpus, model: str, config: TrainConfig, **settings) -> Trainer:
+    """A fresh model of type `model` with `settings` on a corpus already split. The same seed gives
+    the same initial weights, so models built on one corpus start as each would start alone."""
+    torch.manual_seed(config.seed)
+    chars, mode = corpus.vocab.chars, corpus.mode
+    return Trainer(build_model(model_config(model, chars=chars, mode=mode, **settings)), corpus, config)
