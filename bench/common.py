@@ -8,7 +8,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from charlm.train import TrainConfig, Trainer, new_trainer  # noqa: E402
+from charlm.data import Corpus  # noqa: E402
+from charlm.train import TrainConfig, Trainer, fresh_trainer, new_trainer  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -22,9 +23,15 @@ def data_file(name: str) -> Path:
     return path
 
 
-def train(text: str, mode: str, model: str, config: TrainConfig, **settings) -> tuple[Trainer, float]:
-    """Train to the end; return the trainer and the wall time in seconds."""
-    trainer = new_trainer(text, mode, model, config, **settings)
+def train(
+    text: str, mode: str, model: str, config: TrainConfig, corpus: Corpus | None = None, **settings
+) -> tuple[Trainer, float]:
+    """Train to the end (on `corpus` when given, else on charlm's own split of `text`); return the
+    trainer and the wall time in seconds."""
+    if corpus is None:
+        trainer = new_trainer(text, mode, model, config, **settings)
+    else:
+        trainer = fresh_trainer(corpus, model, config, **settings)
     start = time.perf_counter()
     for _ in trainer.run():
         pass

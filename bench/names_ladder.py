@@ -1,13 +1,18 @@
 """Validation loss of every rung on names.txt in lines mode, next to makemore's reference figures.
 
-python bench/names_ladder.py [--quick]
+python bench/names_ladder.py [--quick] [--split charlm|makemore] [--only MODEL ...]
+
+`--split makemore` holds out the names makemore tests on (the last 1,000 of a permutation drawn
+after torch.manual_seed(3407)), so that the reference figures and ours are measured on the same names.
 """
 
 import argparse
 import math
 
+import torch
 from common import data_file, machine, train
 
+from charlm.data import Corpus, Vocab, make_split, split_lines
 from charlm.train import TrainConfig
 
 REFERENCE = {"bigram": 2.45, "mlp": 2.17, "transformer": 1.92}  # makemore's figures (nats)
@@ -27,13 +32,32 @@ RUNS = {  # model -> (model settings, training settings); model settings left ou
 }
 
 
+def makemore_split(text: str) -> Corpus:
+    """makemore's train/test split of names.txt, drawn exactly as its create_datasets draws it."""
+    words = split_lines(text)
+    torch.manual_seed(3407)  # makemore's default --seed, set before it splits
+    order = torch.randperm(len(words)).tolist()
+    n_test = min(1000, int(len(words) * 0.1))
+    vocab = Vocab.from_text(text, "lines")
+    train_text, test_text = ("\n".join(words[i] for i in part) for part in (order[:-n_test], order[-n_test:]))
+    return Corpus(text, "lines", vocab, make_split(train_text, vocab), make_split(test_text, vocab))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a tenth of the steps, to check the script runs")
     parser.add_argument("--only", nargs="*", help="run only these models")
+    parser.add_argument(
+        "--split",
+        choices=("charlm", "makemore"),
+        default="charlm",
+        help="charlm's own 90/10 split of the names (default), or makemore's (1,000 test names)",
+    )
     args = parser.parse_args()
     text = data_file("names.txt").read_text()
-    print(f"names.txt, lines mode, 90/10 split; {machine()}")
+    corpus = makemore_split(text) if args.split == "makemore" else None
+    held_out = "makemore's split, 1,000 test names" if corpus else "charlm's 90/10 split"
+    print(f"names.txt, lines mode, {held_out}; {machine()}")
     print(
         f"{'model':14} {'params':>9} {'steps':>6} {'val loss':>9} {'bits/char':>9} {'makemore':>9} {'seconds':>8}"
     )
@@ -43,7 +67,7 @@ def main() -> None:
         config = TrainConfig(**{**overrides, "eval_interval": 10**9})
         if args.quick:
             config.steps = max(1, config.steps // 10)
-        trainer, seconds = train(text, "lines", model, config, **settings)
+        trainer, seconds = train(text, "lines", model, config, corpus, **settings)
         metrics = trainer.metrics()
         ref = REFERENCE.get(model)
         steps = "counts" if trainer.model.trained_by_counting else metrics["steps"]
