@@ -29,6 +29,10 @@ TRAIN_OPTIONS = {
     "weight_decay": (float, "AdamW weight decay on matrices"),
     "warmup_steps": (int, "steps of linear learning-rate warmup"),
     "grad_clip": (float, "clip the gradient norm (0: off)"),
+    "ema_decay": (
+        float,
+        "keep a moving average of the weights, e.g. 0.999; it is what gets evaluated and saved (0: off)",
+    ),
     "eval_interval": (int, "evaluate every this many steps"),
     "seed": (int, "random seed: the same seed gives the same numbers"),
     "device": (str, "auto, cpu, cuda or mps"),

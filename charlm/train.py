@@ -21,6 +21,10 @@ class TrainConfig:
     lr: float = 1e-3  # peak learning rate, reached after warmup, then cosine decay to lr / 10
     weight_decay: float = 0.01  # AdamW decay, applied to matrices only
     warmup_steps: int = 100
+    # 0: off. Else the model's weights are an exponential moving average of the trained weights, with
+    # this decay per step (0.999 averages about the last 1,000 steps); the average is what is evaluated,
+    # sampled and saved, while the optimizer moves the raw weights underneath
+    ema_decay: float = 0.0
     grad_clip: float = 1.0  # clip the gradient norm to this (0 turns clipping off)
     eval_interval: int = 200  # evaluate on the validation split every this many steps
     eval_tokens: int = 32768  # predictions per evaluation during training (the final one uses all)
@@ -39,6 +43,10 @@ class TrainConfig:
             (math.isfinite(self.lr) and 0 < self.lr <= 10, "lr must be above 0 and at most 10 (try 1e-3)"),
             (math.isfinite(self.weight_decay) and self.weight_decay >= 0, "weight_decay must be 0 or more"),
             (self.warmup_steps >= 0, "warmup_steps must be 0 or more"),
+            (
+                0 <= self.ema_decay < 1,
+                "ema_decay must be at least 0 (0 turns it off) and below 1 (try 0.999)",
+            ),
             (self.grad_clip >= 0, "grad_clip must be 0 (off) or more"),
             (
                 isinstance(self.eval_interval, int) and self.eval_interval >= 1,
@@ -122,7 +130,8 @@ class Trainer:
     """Trains a model on a corpus. Iterate `run()`; stop iterating at any step to stop training.
 
     The model is trained in place, so stopping early keeps it as it is. `state_dict()` holds what a
-    resumed run needs: the step, the optimizer's moments and the random number generators.
+    resumed run needs: the step, the optimizer's moments and the random number generators (and, with
+    `ema_decay`, the raw weights behind the model's averaged ones).
     """
 
     def __init__(self, model: CharLM, corpus: Corpus, config: TrainConfig):
@@ -152,10 +161,17 @@ class Trainer:
         # steps (sampling, other models) changes nothing, and a resumed run repeats a straight one
         self.torch_rng = torch.get_rng_state()
         self.optimizer = None if model.trained_by_counting or model.trains_itself else self._make_optimizer()
+        # with ema_decay the model holds the average; the raw weights wait here between steps
+        self.raw: list[torch.Tensor] | None = None
+        if self.optimizer is not None and config.ema_decay > 0:
+            self.raw = [p.detach().clone() for p in self._params()]
         self.last: Progress | None = None
 
+    def _params(self) -> list[torch.nn.Parameter]:
+        return [p for p in self.model.parameters() if p.requires_grad]
+
     def _make_optimizer(self) -> torch.optim.Optimizer:
-        params = [p for p in self.model.parameters() if p.requires_grad]
+        params = self._params()
         decay = [p for p in params if p.dim() >= 2]
         no_decay = [p for p in params if p.dim() < 2]
         groups = [
@@ -225,15 +241,30 @@ class Trainer:
             return loss_value
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        _, loss = model(x, y)
-        loss_value = loss.item()
-        self._check_loss(loss_value)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if c.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), c.grad_clip)
-        self.optimizer.step()
+        self._swap_raw()  # with ema_decay: the step moves the raw weights, not the average
+        try:
+            _, loss = model(x, y)
+            loss_value = loss.item()
+            self._check_loss(loss_value)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if c.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), c.grad_clip)
+            self.optimizer.step()
+        finally:
+            self._swap_raw()
+        if self.raw is not None:
+            with torch.no_grad():
+                for average, raw in zip(self._params(), self.raw):
+                    average.lerp_(raw, 1 - c.ema_decay)
         return loss_value
+
+    def _swap_raw(self) -> None:
+        """Exchange the model's (averaged) weights with the raw ones; no copying, and nothing without EMA."""
+        if self.raw is None:
+            return
+        for i, p in enumerate(self._params()):
+            p.data, self.raw[i] = self.raw[i], p.data
 
     def _check_loss(self, loss_value: float) -> None:
         limit = 5 * math.log(self.model.config.vocab_size) + 10  # far above any loss a learning model has
@@ -291,6 +322,8 @@ class Trainer:
             for i, s in self.optimizer.state_dict()["state"].items():
                 for key, value in s.items():
                     state[f"optimizer.{i}.{key}"] = torch.as_tensor(value).detach().cpu()
+        for i, raw in enumerate(self.raw or []):
+            state[f"raw.{i}"] = raw.detach().cpu()
         return state
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
@@ -299,6 +332,8 @@ class Trainer:
         self.torch_rng = state["rng.torch"]
         if self.optimizer is None:
             return
+        if self.raw is not None and "raw.0" in state:  # else the average starts from the saved weights
+            self.raw = [state[f"raw.{i}"].to(self.device) for i in range(len(self.raw))]
         moments: dict[int, dict[str, torch.Tensor]] = {}
         for name, value in state.items():
             if name.startswith("optimizer."):

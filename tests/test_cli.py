@@ -176,6 +176,7 @@ BAD_OPTIONS = {  # the arguments after `train`; each run also has --out ckpt and
         "n_head",
     ),
     "dropout": (["text.txt", "--dropout", "1.5"], "dropout"),
+    "ema decay of 1": (["text.txt", "--ema-decay", "1"], "ema_decay must be"),
     "unknown device": (["text.txt", "--device", "quantum"], "device"),
     "missing file": (["absent.txt"], "no such file"),
     "missing checkpoint to resume": (["text.txt", "--resume", "nowhere"], "no such checkpoint"),

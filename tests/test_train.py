@@ -127,6 +127,48 @@ def test_resume_from_a_checkpoint_equals_training_straight(tmp_path, name, text,
     assert same_weights(weights(second.model), weights(straight.model))
 
 
+def test_ema_weights_are_the_moving_average_of_the_raw_ones():
+    """With ema_decay the optimizer follows the same path as without, and the model holds the average
+    of that path's weights, step by step (the oracle is a hand-kept average beside a plain run)."""
+    decay = 0.8
+    plain_model, corpus = tiny_model("transformer", dropout=0.2)
+    plain = Trainer(plain_model, corpus, tiny_train_config())
+    ema_model, _ = tiny_model("transformer", dropout=0.2)
+    averaged = Trainer(ema_model, corpus, tiny_train_config(ema_decay=decay))
+    by_hand = [p.detach().clone() for p in plain_model.parameters()]
+    for a, b in zip(plain.run(), averaged.run()):
+        assert a.train_loss == b.train_loss  # the same raw weights make the same step
+        for average, p in zip(by_hand, plain_model.parameters()):
+            average.lerp_(p.detach(), 1 - decay)
+        if b.val_loss is not None:
+            assert b.val_loss == evaluate(
+                ema_model, corpus.val, averaged.T, 512
+            )  # what is evaluated: the average
+    for average, p in zip(by_hand, ema_model.parameters()):
+        torch.testing.assert_close(p.detach(), average)
+    assert not same_weights(weights(ema_model), weights(plain_model))
+
+
+def test_resume_with_ema_equals_training_straight(tmp_path):
+    config = tiny_train_config(steps=16, eval_interval=8, ema_decay=0.9)
+    straight = new_trainer(NAMES, "lines", "transformer", config, **TINY, dropout=0.2)
+    losses = [e.train_loss for e in straight.run()]
+    first = new_trainer(
+        NAMES, "lines", "transformer", tiny_train_config(steps=16, ema_decay=0.9), **TINY, dropout=0.2
+    )
+    resumed = []
+    for event in first.run():
+        resumed.append(event.train_loss)
+        if event.step == 8:
+            break
+    save_checkpoint(tmp_path / "ckpt", first.model, trainer=first, metrics=first.metrics())
+    second = resume(load_checkpoint(tmp_path / "ckpt"), NAMES)
+    assert second.config.ema_decay == 0.9
+    resumed += [e.train_loss for e in second.run()]
+    assert resumed == losses  # the raw weights came back from trainer_state
+    assert same_weights(weights(second.model), weights(straight.model))  # and so did the average
+
+
 def test_resume_can_extend_the_number_of_steps(tmp_path):
     trainer, _ = train_tiny("mlp", config=tiny_train_config(steps=10))
     save_checkpoint(tmp_path / "c", trainer.model, trainer=trainer)
