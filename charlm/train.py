@@ -22,8 +22,9 @@ class TrainConfig:
     weight_decay: float = 0.01  # AdamW decay, applied to matrices only
     warmup_steps: int = 100
     # 0: off. Else the model's weights are an exponential moving average of the trained weights, with
-    # this decay per step (0.999 averages about the last 1,000 steps); the average is what is evaluated,
-    # sampled and saved, while the optimizer moves the raw weights underneath
+    # this decay per step (0.999 averages about the last 1,000 steps; bias-corrected as Adam's moments
+    # are, so the first weights do not linger in short runs); the average is what is evaluated, sampled
+    # and saved, while the optimizer moves the raw weights underneath
     ema_decay: float = 0.0
     grad_clip: float = 1.0  # clip the gradient norm to this (0 turns clipping off)
     eval_interval: int = 200  # evaluate on the validation split every this many steps
@@ -254,9 +255,11 @@ class Trainer:
         finally:
             self._swap_raw()
         if self.raw is not None:
+            # the bias-corrected average of the raw weights after steps 1..t: at t = 1 it is those weights
+            t, d = self.step + 1, c.ema_decay
             with torch.no_grad():
                 for average, raw in zip(self._params(), self.raw):
-                    average.lerp_(raw, 1 - c.ema_decay)
+                    average.lerp_(raw, (1 - d) / (1 - d**t))
         return loss_value
 
     def _swap_raw(self) -> None:
