@@ -362,6 +362,8 @@ def continued_trainer(ws: Workspace | None, text: str, mode: str, steps, batch_s
     state = ws.trainer_state()
     start = int(state["step"]) if state is not None else 0
     config = train_config(steps, batch_size, lr, seed, start)
+    if ws.train_config is not None:  # a model made as an average of its weights goes on averaging
+        config.ema_decay = ws.train_config.ema_decay
     corpus = Corpus.from_text(text, mode, seed=config.seed, vocab=ws.model.config.vocab)
     trainer = Trainer(copy.deepcopy(ws.model), corpus, config)
     if state is not None:

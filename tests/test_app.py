@@ -12,11 +12,12 @@ from gradio_client import Client
 from gradio_client.exceptions import AppError
 
 import app
-from charlm.checkpoint import load_checkpoint
+from charlm.checkpoint import load_checkpoint, save_checkpoint
 from charlm.data import Corpus
 from charlm.errors import CharlmError
 from charlm.models import build_model, model_config
 from charlm.sampling import sample
+from charlm.train import TrainConfig, new_trainer
 
 pytest_plugins = ["app_fixtures"]  # served, wait_for
 pytestmark = pytest.mark.filterwarnings(
@@ -380,6 +381,19 @@ def test_explain_redraws_the_chosen_position_at_the_new_temperature(ws):
 
 
 # --- Checkpoints tab -----------------------------------------------------------------------------------
+
+
+def test_continuing_an_averaged_checkpoint_goes_on_averaging(checkpoints):
+    config = TrainConfig(steps=10, batch_size=8, ema_decay=0.9, device="cpu")
+    shape = {k: MLP[k] for k in ("block_size", "n_embd", "n_hidden")}
+    averaged = new_trainer(NAMES, "lines", "mlp", config, **shape)
+    for _ in averaged.run():
+        pass
+    save_checkpoint(checkpoints / "averaged", averaged.model, trainer=averaged)
+    loaded = app.load(None, "averaged")[0]
+    more = trained(steps=5, ws=loaded, continue_training=True)[-1][0]
+    assert more.trainer.step == 15 and more.trainer.config.ema_decay == 0.9
+    assert more.trainer.raw is not None  # the raw weights came along from the checkpoint
 
 
 def test_save_list_load_and_delete(ws, checkpoints):
