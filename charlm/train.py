@@ -161,18 +161,16 @@ class Trainer:
         # dropout's own stream: restored before each step, so whatever draws random numbers between
         # steps (sampling, other models) changes nothing, and a resumed run repeats a straight one
         self.torch_rng = torch.get_rng_state()
+        self.params = [p for p in model.parameters() if p.requires_grad]  # what the optimizer moves
         self.optimizer = None if model.trained_by_counting or model.trains_itself else self._make_optimizer()
         # with ema_decay the model holds the average; the raw weights wait here between steps
         self.raw: list[torch.Tensor] | None = None
         if self.optimizer is not None and config.ema_decay > 0:
-            self.raw = [p.detach().clone() for p in self._params()]
+            self.raw = [p.detach().clone() for p in self.params]
         self.last: Progress | None = None
 
-    def _params(self) -> list[torch.nn.Parameter]:
-        return [p for p in self.model.parameters() if p.requires_grad]
-
     def _make_optimizer(self) -> torch.optim.Optimizer:
-        params = self._params()
+        params = self.params
         decay = [p for p in params if p.dim() >= 2]
         no_decay = [p for p in params if p.dim() < 2]
         groups = [
@@ -258,7 +256,7 @@ class Trainer:
             # the bias-corrected average of the raw weights after steps 1..t: at t = 1 it is those weights
             t, d = self.step + 1, c.ema_decay
             with torch.no_grad():
-                for average, raw in zip(self._params(), self.raw):
+                for average, raw in zip(self.params, self.raw):
                     average.lerp_(raw, (1 - d) / (1 - d**t))
         return loss_value
 
@@ -266,7 +264,7 @@ class Trainer:
         """Exchange the model's (averaged) weights with the raw ones; no copying, and nothing without EMA."""
         if self.raw is None:
             return
-        for i, p in enumerate(self._params()):
+        for i, p in enumerate(self.params):
             p.data, self.raw[i] = self.raw[i], p.data
 
     def _check_loss(self, loss_value: float) -> None:

@@ -154,9 +154,7 @@ def test_resume_with_ema_equals_training_straight(tmp_path):
     config = tiny_train_config(steps=16, eval_interval=8, ema_decay=0.9)
     straight = new_trainer(NAMES, "lines", "transformer", config, **TINY, dropout=0.2)
     losses = [e.train_loss for e in straight.run()]
-    first = new_trainer(
-        NAMES, "lines", "transformer", tiny_train_config(steps=16, ema_decay=0.9), **TINY, dropout=0.2
-    )
+    first = new_trainer(NAMES, "lines", "transformer", config, **TINY, dropout=0.2)
     resumed = []
     for event in first.run():
         resumed.append(event.train_loss)
