@@ -205,23 +205,49 @@ def get_batch(
     return _window(split, split.starts[item] + shift, split.starts[item] + split.lengths[item], T)
 
 
-def eval_windows(split: Split, T: int, batch_size: int, max_tokens: int | None = None):
-    """Every prediction of the split exactly once, as batches of non-overlapping windows (x, y)."""
+def eval_spans(split: Split, T: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The evaluation windows that cover every prediction of the split exactly once: where each one
+    begins, and where its item (the whole text, or its line) ends. A window holds min(T, end - begin)
+    predictions."""
     if split.starts is None:
         n = len(split.tokens) - 1
         begins = torch.arange(0, n, T)
-        ends = torch.full_like(begins, n)
-    else:
-        per_item = (split.lengths + T - 1) // T
-        item = torch.repeat_interleave(torch.arange(len(split.starts)), per_item)
-        first = torch.cumsum(per_item, 0) - per_item
-        begins = split.starts[item] + (torch.arange(len(item)) - first[item]) * T
-        ends = split.starts[item] + split.lengths[item]
+        return begins, torch.full_like(begins, n)
+    per_item = (split.lengths + T - 1) // T
+    item = torch.repeat_interleave(torch.arange(len(split.starts)), per_item)
+    first = torch.cumsum(per_item, 0) - per_item
+    begins = split.starts[item] + (torch.arange(len(item)) - first[item]) * T
+    return begins, split.starts[item] + split.lengths[item]
+
+
+def eval_windows(
+    split: Split,
+    T: int,
+    batch_size: int,
+    max_tokens: int | None = None,
+    windows: torch.Tensor | None = None,
+):
+    """Batches (x, y) of the non-overlapping windows of `eval_spans`: every prediction of the split
+    exactly once, or only the windows numbered in `windows`, or only the first `max_tokens` predictions."""
+    begins, ends = eval_spans(split, T)
+    if windows is not None:
+        begins, ends = begins[windows], ends[windows]
     if max_tokens is not None:
         keep = max(1, max_tokens // T)
         begins, ends = begins[:keep], ends[:keep]
     for i in range(0, len(begins), batch_size):
         yield _window(split, begins[i : i + batch_size], ends[i : i + batch_size], T)
+
+
+def sample_windows(split: Split, T: int, max_tokens: int, generator: torch.Generator) -> torch.Tensor:
+    """A simple random sample, without replacement, of the split's evaluation windows (their numbers, in
+    order), of as many windows as hold about `max_tokens` predictions on average, and at least two, so
+    that its spread can be measured. When that is every window, the sample is the whole split."""
+    begins, ends = eval_spans(split, T)
+    W = len(begins)
+    predictions = int((ends - begins).clamp(max=T).sum())
+    n = min(W, max(2, max_tokens * W // max(predictions, 1)))
+    return torch.randperm(W, generator=generator)[:n].sort().values
 
 
 def _window(

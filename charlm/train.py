@@ -1,5 +1,6 @@
 """One training loop for every model: `Trainer.run()` yields progress events that the command line
-prints and the app plots; `evaluate` measures loss in nats on a whole split."""
+prints and the app plots; `evaluate` measures loss in nats on a whole split, `estimate` on a random
+sample of its windows, with a standard error."""
 
 import math
 import time
@@ -9,7 +10,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from charlm.data import Corpus, Split, eval_windows, get_batch
+from charlm.data import Corpus, Split, eval_spans, eval_windows, get_batch, sample_windows
 from charlm.errors import CharlmError
 from charlm.models import CharLM, build_model, model_config
 
@@ -28,7 +29,9 @@ class TrainConfig:
     ema_decay: float = 0.0
     grad_clip: float = 1.0  # clip the gradient norm to this (0 turns clipping off)
     eval_interval: int = 200  # evaluate on the validation split every this many steps
-    eval_tokens: int = 32768  # predictions per evaluation during training (the final one uses all)
+    # predictions per evaluation during training: a random sample of windows spread over the split,
+    # drawn once from the seed (the final evaluation uses the whole split)
+    eval_tokens: int = 32768
     seed: int = 1337
     val_fraction: float = 0.1  # the share of the text held out for validation
     device: str = "auto"  # "auto" picks cuda, then mps, then cpu
@@ -63,7 +66,8 @@ class TrainConfig:
 
 @dataclass
 class Progress:
-    """One step of training. `val_loss` and `train_eval_loss` are set on evaluation steps only."""
+    """One step of training. `val_loss` and `train_eval_loss` are set on evaluation steps only: estimates
+    from a fixed random sample of each split's windows, with their standard errors in `..._err`."""
 
     step: int
     steps: int
@@ -75,6 +79,8 @@ class Progress:
     val_loss: float | None = None
     train_eval_loss: float | None = None
     done: bool = False
+    val_loss_err: float | None = None
+    train_eval_loss_err: float | None = None
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -95,24 +101,59 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 
 @torch.no_grad()
-def evaluate(
-    model: CharLM, split: Split, T: int | None = None, max_tokens: int | None = None, batch_size: int = 64
-) -> float:
-    """Mean loss in nats over every prediction of the split (or its first `max_tokens` of them)."""
+def window_losses(
+    model: CharLM,
+    split: Split,
+    T: int | None = None,
+    max_tokens: int | None = None,
+    windows: torch.Tensor | None = None,
+    batch_size: int = 64,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each evaluation window's summed loss in nats and its number of predictions, both (W,) float64:
+    every window of the split, or those numbered in `windows`, or the first `max_tokens` predictions."""
     T = T or sequence_length(model, split)
     device = model.device
     was_training = model.training
     model.eval()
-    total, count = 0.0, 0
-    for x, y in eval_windows(split, T, batch_size, max_tokens):
+    losses, counts = [], []
+    for x, y in eval_windows(split, T, batch_size, max_tokens, windows):
         x, y = x.to(device), y.to(device)
-        logits, _ = model(x)
-        total += F.cross_entropy(
-            logits.reshape(-1, logits.size(-1)), y.reshape(-1), ignore_index=-1, reduction="sum"
-        ).item()
-        count += int((y != -1).sum())
+        logits, _ = model(x)  # (B, T, V)
+        loss = F.cross_entropy(logits.transpose(1, 2), y, ignore_index=-1, reduction="none")  # (B, T)
+        losses.append(loss.sum(1).double().cpu())
+        counts.append((y != -1).sum(1).double().cpu())
     model.train(was_training)
-    return total / max(count, 1)
+    return torch.cat(losses), torch.cat(counts)
+
+
+def evaluate(
+    model: CharLM, split: Split, T: int | None = None, max_tokens: int | None = None, batch_size: int = 64
+) -> float:
+    """Mean loss in nats over every prediction of the split (or its first `max_tokens` of them)."""
+    losses, counts = window_losses(model, split, T, max_tokens, batch_size=batch_size)
+    return float(losses.sum() / counts.sum().clamp(min=1))
+
+
+def estimate(model: CharLM, split: Split, windows: torch.Tensor, T: int | None = None) -> tuple[float, float]:
+    """The mean loss over the split estimated from a random sample of its windows (`sample_windows`),
+    and the estimate's standard error."""
+    T = T or sequence_length(model, split)
+    losses, counts = window_losses(model, split, T, windows=windows)
+    return ratio_estimate(losses, counts, population=len(eval_spans(split, T)[0]))
+
+
+def ratio_estimate(losses: torch.Tensor, counts: torch.Tensor, population: int) -> tuple[float, float]:
+    """Loss per prediction from n windows drawn without replacement out of `population`, and its
+    standard error. Windows hold different numbers of predictions, so the mean is the ratio
+    sum(losses) / sum(counts), its error the delta method's, shrunk by the finite-population
+    correction: a sample of every window has no error."""
+    n = len(losses)
+    mean = losses.sum() / counts.sum()
+    if n < 2:
+        return float(mean), 0.0 if n >= population else math.nan
+    residuals = losses - mean * counts  # what each window adds to the ratio's error
+    variance = (1 - n / population) * residuals.var() / (n * counts.mean() ** 2)
+    return float(mean), float(variance.clamp(min=0).sqrt())
 
 
 def loss_metrics(loss: float) -> dict[str, float]:
@@ -155,6 +196,13 @@ class Trainer:
                 f"block size ({model.config.block_size}). Give a longer text or a smaller block size."
             )
         self.model.to(self.device)
+        # every estimate during training reads the same windows, drawn once from the seed and spread over
+        # each split: evaluations of a run compare like with like, and a resumed run draws them again
+        sampler = torch.Generator().manual_seed(config.seed)
+        self.eval_sample = {
+            name: sample_windows(getattr(corpus, name), self.T, config.eval_tokens, sampler)
+            for name in ("val", "train")
+        }
         self.step = 0
         self.generator = torch.Generator().manual_seed(config.seed)
         torch.manual_seed(config.seed)  # dropout and initialisation draw from the global generator
@@ -222,12 +270,16 @@ class Trainer:
                 remaining=(time.perf_counter() - start) / done_steps * (c.steps - self.step),
             )
             if self.step % c.eval_interval == 0 or self.step == c.steps or done_steps == 1:
-                event.val_loss = evaluate(model, self.corpus.val, self.T, c.eval_tokens)
-                event.train_eval_loss = evaluate(model, self.corpus.train, self.T, c.eval_tokens)
+                event.val_loss, event.val_loss_err = self.estimate("val")
+                event.train_eval_loss, event.train_eval_loss_err = self.estimate("train")
                 model.train()
             event.done = self.step == c.steps
             self.last = event
             yield event
+
+    def estimate(self, name: str) -> tuple[float, float]:
+        """The loss on split `name` ("val" or "train") from the run's sample, and its standard error."""
+        return estimate(self.model, getattr(self.corpus, name), self.eval_sample[name], self.T)
 
     def _update(self, x: torch.Tensor, y: torch.Tensor, lr: float) -> float:
         """One step of gradient descent on batch (x, y); returns its loss. A diverged loss raises
@@ -293,16 +345,25 @@ class Trainer:
             val_loss=evaluate(self.model, self.corpus.val, self.T),
             train_eval_loss=train_loss,
             done=True,
+            val_loss_err=0.0,  # the whole splits: no sampling error
+            train_eval_loss_err=0.0,
         )
         yield self.last
 
     def metrics(self) -> dict:
-        """Where training stands: losses on the full splits, steps, speed. What metrics.json holds."""
+        """Where training stands, what metrics.json holds: the validation loss on the whole split (what
+        checkpoints and tables report), the estimates from the run's samples with their standard errors
+        (the validation one is what training showed last), steps, speed."""
         val = evaluate(self.model, self.corpus.val, self.T)
+        val_estimate, val_err = self.estimate("val")
+        train, train_err = self.estimate("train")
         last = self.last
         return {
-            "train_loss": evaluate(self.model, self.corpus.train, self.T, self.config.eval_tokens),
+            "train_loss": train,
+            "train_loss_err": train_err,
             "val_loss": val,
+            "val_loss_estimate": val_estimate,
+            "val_loss_estimate_err": val_err,
             "val_bpc": val / math.log(2),
             "val_perplexity": math.exp(min(val, 700)),
             "steps": self.step,
