@@ -106,7 +106,8 @@ def run_with_progress(trainer: Trainer) -> bool:
             )
             if event.val_loss is not None:
                 bar.write(
-                    f"step {event.step:>6}: train {event.train_eval_loss:.4f}  val {event.val_loss:.4f}  "
+                    f"step {event.step:>6}: train {event.train_eval_loss:.4f} ± {event.train_eval_loss_err:.4f}  "
+                    f"val {event.val_loss:.4f} ± {event.val_loss_err:.4f}  "
                     f"lr {event.lr:.2e}  {event.tokens_per_second:,.0f} tok/s",
                     file=sys.stderr,  # stdout is for results (samples, evaluations) only
                 )
