@@ -16,13 +16,17 @@ from charlm.data import Corpus, Vocab, make_split, split_lines
 from charlm.train import TrainConfig
 
 REFERENCE = {"bigram": 2.45, "mlp": 2.17, "transformer": 1.92}  # makemore's figures (nats)
+RECURRENT = dict(block_size=64, n_embd=64, n_hidden=256, n_layer=1, dropout=0.0)
 RUNS = {  # model -> (model settings, training settings); model settings left out keep their defaults
     "bigram": ({}, {}),
     "neural-bigram": ({}, dict(steps=3000, batch_size=64, lr=0.1, weight_decay=0.0)),
-    "mlp": ({}, dict(steps=10000, batch_size=64)),
-    "rnn": ({}, dict(steps=4000, batch_size=64, lr=3e-3)),
-    "gru": ({}, dict(steps=4000, batch_size=64, lr=3e-3)),
-    "lstm": ({}, dict(steps=4000, batch_size=64, lr=3e-3)),
+    "mlp": (
+        dict(block_size=8, n_embd=24, n_hidden=256, dropout=0.0),
+        dict(steps=10000, batch_size=64, lr=1e-3),
+    ),
+    "rnn": (RECURRENT, dict(steps=4000, batch_size=64, lr=3e-3)),
+    "gru": (RECURRENT, dict(steps=4000, batch_size=64, lr=3e-3)),
+    "lstm": (RECURRENT, dict(steps=4000, batch_size=64, lr=3e-3)),
     # makemore's 200K-parameter shape (4 x 64, no dropout) bottoms at 1.99 near 10K steps, then overfits;
     # twice as wide with dropout generalises better (1.9351 after 8K steps, 1.9284 after 12K), and an
     # average of the weights along the way better still

@@ -9,23 +9,32 @@ from pathlib import Path
 from charlm.checkpoint import is_checkpoint, list_checkpoints, load_checkpoint, resume, save_checkpoint
 from charlm.data import MODES, make_split, read_text
 from charlm.errors import CharlmError
-from charlm.models import MODELS, build_model, model_config
+from charlm.models import DEFAULT_MODEL, MODELS, SETTINGS, build_model, model_config
 from charlm.sampling import sample, stream
 from charlm.train import TrainConfig, Trainer, evaluate, loss_metrics, new_trainer
 
-MODEL_OPTIONS = {  # option -> (type, help); each model reads the ones it has a field for
-    "block_size": (int, "characters of context (transformer: positions; RNNs: backprop window)"),
-    "n_layer": (int, "layers (transformer blocks, stacked RNN layers, MLP hidden layers)"),
-    "n_head": (int, "attention heads (transformer)"),
-    "n_embd": (int, "embedding width"),
-    "n_hidden": (int, "hidden width (MLP, RNNs)"),
-    "dropout": (float, "dropout probability while training"),
-    "smoothing": (float, "count added to every pair (count bigram)"),
-}
+
+def model_options() -> dict[str, tuple[type, str]]:
+    """option -> (type, help), generated from the settings the models declare: each option's help
+    names the models that have it, with each one's default."""
+    options = {}
+    for name in SETTINGS:
+        having = [(model, s) for model, cls in MODELS.items() for s in cls.settings() if s.name == name]
+        if having:
+            defaults = ", ".join(f"{model} {s.default:g}" for model, s in having)
+            options[name] = (having[0][1].kind, f"{SETTINGS[name][1]} Default: {defaults}")
+    return options
+
+
+def per_model(attribute: str) -> str:
+    return ", ".join(f"{name} {getattr(cls, attribute):g}" for name, cls in MODELS.items())
+
+
+MODEL_OPTIONS = model_options()
 TRAIN_OPTIONS = {
-    "steps": (int, "total optimisation steps"),
+    "steps": (int, f"total optimisation steps. Default: the model's own: {per_model('default_steps')}"),
     "batch_size": (int, "windows per step"),
-    "lr": (float, "peak learning rate (default: the model's own; 0.001 for AdamW, more for the numpy-* SGD)"),
+    "lr": (float, f"peak learning rate. Default: the model's own: {per_model('default_lr')}"),
     "weight_decay": (float, "AdamW weight decay on matrices"),
     "warmup_steps": (int, "steps of linear learning-rate warmup"),
     "grad_clip": (float, "clip the gradient norm (0: off)"),
@@ -44,7 +53,7 @@ def add_options(
 ) -> None:
     group = parser.add_argument_group(title)
     for name, (kind, text) in options.items():
-        default = None if name == "lr" else getattr(defaults, name, None)  # lr: each model has its own
+        default = None if name in ("lr", "steps") else getattr(defaults, name, None)  # each model's own
         group.add_argument(
             "--" + name.replace("_", "-"),
             type=kind,
@@ -62,7 +71,8 @@ def cmd_train(args: argparse.Namespace) -> None:
         out = Path(args.out or args.resume)
     else:
         given = {k: v for k, v in train_settings.items() if v is not None}
-        config = TrainConfig(**{"lr": MODELS[args.model].default_lr, **given})
+        cls = MODELS[args.model]
+        config = TrainConfig(**{"lr": cls.default_lr, "steps": cls.default_steps, **given})
         settings = {k: getattr(args, k) for k in MODEL_OPTIONS}
         trainer = new_trainer(text, args.mode, args.model, config, **settings)
         out = Path(args.out or f"checkpoints/{Path(args.file).stem}-{args.model}")
@@ -187,7 +197,7 @@ def make_parser() -> argparse.ArgumentParser:
         "train", help="train a model on a text file", description="Train a model on a text file."
     )
     p.add_argument("file", help="a UTF-8 text file")
-    p.add_argument("--model", choices=list(MODELS), default="transformer", help="which rung of the ladder")
+    p.add_argument("--model", choices=list(MODELS), default=DEFAULT_MODEL, help="which rung of the ladder")
     p.add_argument("--mode", choices=MODES, default="text", help="text: one stream; lines: one item per line")
     p.add_argument("--out", help="checkpoint directory to write (default checkpoints/FILE-MODEL)")
     p.add_argument("--resume", metavar="CKPT", help="continue training this checkpoint")

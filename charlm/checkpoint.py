@@ -32,6 +32,7 @@ CONFIG, WEIGHTS, METRICS, TRAINER_STATE, CARD = (
     "trainer_state.safetensors",
     "README.md",
 )
+BESIDE_MODEL = ("charlm_version", "train", "corpus")  # config.json's keys that are not the model's fields
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
@@ -45,8 +46,7 @@ class Checkpoint:
 
     @property
     def train_config(self) -> TrainConfig:
-        known = {f.name for f in fields(TrainConfig)}
-        return TrainConfig(**{k: v for k, v in self.config.get("train", {}).items() if k in known})
+        return TrainConfig(**self.config.get("train", {}))  # read_config checked the names
 
 
 def save_checkpoint(
@@ -174,6 +174,16 @@ def read_config(path: str | Path) -> dict:
             f"{file} names model_type {config.get('model_type')!r}, which this charlm does not know "
             f"({', '.join(MODELS)}). Upgrade charlm or check the checkpoint."
         )
+    known = {f.name for f in fields(MODELS[config["model_type"]].config_class)}
+    unknown = sorted(set(config) - known - set(BESIDE_MODEL))
+    unknown += sorted(
+        f"train.{k}" for k in set(config.get("train") or {}) - {f.name for f in fields(TrainConfig)}
+    )
+    if unknown:
+        raise CharlmError(
+            f"{file} holds setting(s) {', '.join(unknown)} that a {config['model_type']} does not have "
+            "(a typo, or a newer charlm's checkpoint): correct or remove them."
+        )
     return config
 
 
@@ -187,9 +197,8 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Che
             f"{weights} is missing. charlm loads safetensors weights only (it never unpickles files)."
         )
     cls = MODELS[config["model_type"]]
-    known = {f.name for f in fields(cls.config_class)}
     try:
-        check_config(cls.config_class(**{k: v for k, v in config.items() if k in known}))
+        check_config(cls.config_class(**{k: v for k, v in config.items() if k not in BESIDE_MODEL}))
     except (CharlmError, TypeError) as e:
         raise CharlmError(f"{path / CONFIG} holds a setting no model can be built with: {e}") from None
     try:

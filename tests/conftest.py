@@ -1,10 +1,12 @@
 """Small texts written inline and tiny models of every rung, shared by the package's tests."""
 
+from dataclasses import fields
+
 import pytest
 import torch
 
 from charlm.data import Corpus
-from charlm.models import build_model, model_config
+from charlm.models import build_model, model_class, model_config
 from charlm.train import TrainConfig, Trainer
 
 # Tiny models run fastest on one thread, and the test machine's few cores are shared.
@@ -20,15 +22,23 @@ NAMES = (  # one item per line, for lines mode
     "emma\nolivia\nava\nisabella\nsophia\nmia\namelia\nharper\nevelyn\nabigail\nemily\nella\nelizabeth\ncamila\nluna\n"
     "sofia\navery\nmila\naria\nscarlett\npenelope\nlayla\nchloe\nvictoria\nmadison\neleanor\ngrace\nnora\nriley\nzoey"
 )
-# Every model small enough to build and run in milliseconds; each reads the settings it has.
+# Every model small enough to build and run in milliseconds; each takes the ones it has (`own`).
 TINY = dict(block_size=8, n_embd=16, n_hidden=32, n_layer=2, n_head=2)
+
+
+def own(name: str, settings: dict) -> dict:
+    """The part of `settings` that model `name` has (model_config refuses the rest by name)."""
+    known = {f.name for f in fields(model_class(name).config_class)}
+    return {k: v for k, v in settings.items() if k in known}
 
 
 def tiny_model(name: str, text: str = TEXT, mode: str = "text", seed: int = 0, **settings):
     """A freshly initialised tiny model of rung `name` for `text`, and its corpus."""
     corpus = Corpus.from_text(text, mode)
     torch.manual_seed(seed)
-    model = build_model(model_config(name, chars=corpus.vocab.chars, mode=mode, **{**TINY, **settings}))
+    model = build_model(
+        model_config(name, chars=corpus.vocab.chars, mode=mode, **own(name, {**TINY, **settings}))
+    )
     return model, corpus
 
 

@@ -11,6 +11,7 @@ import torch
 from conftest import NAMES, TEXT, tiny_model, tiny_train_config, train_tiny
 
 from charlm.checkpoint import (
+    BESIDE_MODEL,
     checkpoint_path,
     delete_checkpoint,
     list_checkpoints,
@@ -91,7 +92,7 @@ def test_config_json_alone_rebuilds_vocab_and_settings(saved):
     config = json.loads((path / "config.json").read_text(encoding="utf-8"))
     assert config["model_type"] == "mlp" and config["charlm_version"]
     assert config["train"]["steps"] == 10 and config["corpus"]["characters"] == len(TEXT)
-    rebuilt = model_config(config["model_type"], **config)
+    rebuilt = model_config(config["model_type"], **{k: v for k, v in config.items() if k not in BESIDE_MODEL})
     assert rebuilt == trainer.model.config
     vocab = Vocab(config["chars"], config["mode"] == "lines")
     assert vocab == trainer.corpus.vocab

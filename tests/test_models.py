@@ -195,9 +195,13 @@ def test_the_neural_bigram_converges_to_the_count_bigram():
     assert target - 1e-3 < reached < target + 0.02, (target, reached)
 
 
-def test_model_config_ignores_foreign_settings_and_refuses_bad_ones():
-    config = model_config("lstm", chars="ab", n_head=3, n_hidden=12)  # an LSTM has no heads
+def test_model_config_refuses_foreign_settings_by_name_and_bad_ones():
+    config = model_config("lstm", chars="ab", n_hidden=12, n_head=None)  # None: not given
     assert config.model_type == "lstm" and config.n_hidden == 12 and not hasattr(config, "n_head")
+    with pytest.raises(CharlmError, match="lstm has no setting n_head; its settings are: block_size"):
+        model_config("lstm", chars="ab", n_head=3)  # an LSTM has no heads
+    with pytest.raises(CharlmError, match="no setting n_embdd"):
+        model_config("transformer", chars="ab", n_embdd=64)  # a typo is not dropped silently
     assert "n_head" in model_settings("transformer") and "n_head" not in model_settings("mlp")
     with pytest.raises(CharlmError, match="unknown model 'gpt5'"):
         model_config("gpt5", chars="ab")

@@ -27,6 +27,7 @@ def greedy_by_hand(model, prompt: str, length: int) -> str:
     vocab = model.config.vocab
     ids = [vocab.start_token] if not prompt else vocab.encode(prompt)
     out = []
+    model.eval()  # as the sampler reads it: no dropout
     with torch.no_grad():
         for _ in range(length):
             logits, _ = model(torch.tensor([ids]))
@@ -136,6 +137,7 @@ def test_token_probabilities_and_alternatives(trained):
     vocab = trained.config.vocab
     tokens = list(stream(trained, "the ", temperature=1.3, top_k=5, length=25, seed=3, alternatives=4))
     ids = vocab.encode("the ")
+    trained.eval()  # as the sampler reads it: no dropout
     for t in tokens:
         with torch.no_grad():
             logits, _ = trained(torch.tensor([ids]))

@@ -4,7 +4,7 @@ import math
 
 import pytest
 import torch
-from conftest import NAMES, TEXT, TINY, tiny_model, tiny_train_config, train_tiny
+from conftest import NAMES, TEXT, TINY, own, tiny_model, tiny_train_config, train_tiny
 
 from charlm.checkpoint import load_checkpoint, resume, save_checkpoint
 from charlm.data import Corpus
@@ -105,10 +105,12 @@ def test_resume_from_a_checkpoint_equals_training_straight(tmp_path, name, text,
     def config():
         return tiny_train_config(steps=16, eval_interval=8, lr=max(1e-2, MODELS[name].default_lr))
 
-    straight = new_trainer(text, mode, name, config(), **TINY, dropout=0.2)
+    straight = new_trainer(text, mode, name, config(), **own(name, {**TINY, "dropout": 0.2}))
     losses = [e.train_loss for e in straight.run()]
 
-    first = new_trainer(text, mode, name, config(), **TINY, dropout=0.2)  # the split follows the seed
+    first = new_trainer(
+        text, mode, name, config(), **own(name, {**TINY, "dropout": 0.2})
+    )  # the split follows the seed
     model = first.model
     resumed = []
     for event in first.run():
@@ -152,9 +154,9 @@ def test_ema_weights_are_the_moving_average_of_the_raw_ones():
 
 def test_resume_with_ema_equals_training_straight(tmp_path):
     config = tiny_train_config(steps=16, eval_interval=8, ema_decay=0.9)
-    straight = new_trainer(NAMES, "lines", "transformer", config, **TINY, dropout=0.2)
+    straight = new_trainer(NAMES, "lines", "transformer", config, **own("transformer", TINY), dropout=0.2)
     losses = [e.train_loss for e in straight.run()]
-    first = new_trainer(NAMES, "lines", "transformer", config, **TINY, dropout=0.2)
+    first = new_trainer(NAMES, "lines", "transformer", config, **own("transformer", TINY), dropout=0.2)
     resumed = []
     for event in first.run():
         resumed.append(event.train_loss)

@@ -1,26 +1,29 @@
-"""The model ladder: one registry from name to class, and the functions that build models from it."""
+"""The model ladder: one registry from name to class, and the functions that build models from it.
+What each model is (its title, description, settings and training defaults) is declared on its class."""
 
 from dataclasses import fields
 
 from charlm.errors import CharlmError
-from charlm.models.base import CharLM, ModelConfig, lm_loss
+from charlm.models.base import SETTINGS, CharLM, ModelConfig, Setting, lm_loss
 from charlm.models.bigram import BigramConfig, CountBigram, NeuralBigram, NeuralBigramConfig
 from charlm.models.mlp import MLP, MLPConfig
 from charlm.models.numpy_models import NumpyBigram, NumpyBigramConfig, NumpyMLP, NumpyMLPConfig
-from charlm.models.rnn import RecurrentLM, RNNConfig
+from charlm.models.rnn import GRU, LSTM, RNN, RNNConfig
 from charlm.models.transformer import Transformer, TransformerConfig
 
-MODELS: dict[str, type[CharLM]] = {
+MODELS: dict[str, type[CharLM]] = {  # in the order of the ladder
     "bigram": CountBigram,
     "neural-bigram": NeuralBigram,
     "mlp": MLP,
-    "rnn": RecurrentLM,
-    "gru": RecurrentLM,
-    "lstm": RecurrentLM,
+    "rnn": RNN,
+    "gru": GRU,
+    "lstm": LSTM,
     "transformer": Transformer,
     "numpy-bigram": NumpyBigram,
     "numpy-mlp": NumpyMLP,
 }
+DEFAULT_MODEL = "transformer"  # what the CLI and the playground train when no model is named
+VOCAB_FIELDS = ("model_type", "chars", "mode")  # what the text decides, not the person
 
 
 def model_class(name: str) -> type[CharLM]:
@@ -30,26 +33,25 @@ def model_class(name: str) -> type[CharLM]:
 
 
 def model_config(name: str, **settings) -> ModelConfig:
-    """The config of model `name` with its defaults, overridden by the settings it has a field for.
+    """The config of model `name` with its defaults, overridden by `settings` (None keeps a default).
 
-    Settings the model does not use (say `n_head` for an LSTM) are ignored, so one set of options
-    serves every rung.
+    A setting the model does not have (`n_head` for an LSTM, a typo) is refused with its name.
     """
     cls = model_class(name).config_class
     known = {f.name for f in fields(cls)}
-    config = cls(**{k: v for k, v in settings.items() if k in known and v is not None})
+    unknown = sorted(k for k, v in settings.items() if k not in known and v is not None)
+    if unknown:
+        have = ", ".join(s.name for s in model_class(name).settings()) or "none"
+        raise CharlmError(f"{name} has no setting {', '.join(unknown)}; its settings are: {have}.")
+    config = cls(**{k: v for k, v in settings.items() if v is not None})
     config.model_type = name
     check_config(config)
     return config
 
 
 def model_settings(name: str) -> list[str]:
-    """The names of the settings model `name` uses, beyond its vocabulary."""
-    return [
-        f.name
-        for f in fields(model_class(name).config_class)
-        if f.name not in ("model_type", "chars", "mode")
-    ]
+    """The names of the settings a person may change for model `name`."""
+    return [s.name for s in model_class(name).settings()]
 
 
 def check_config(config: ModelConfig) -> None:
@@ -57,7 +59,7 @@ def check_config(config: ModelConfig) -> None:
     for f in fields(config):
         value = getattr(config, f.name)
         if f.name.startswith("n_") or f.name == "block_size":
-            if not isinstance(value, int) or value < 1:
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise CharlmError(f"{f.name} must be a whole number of at least 1, not {value!r}.")
             if value > 100_000:
                 raise CharlmError(
@@ -78,11 +80,26 @@ def build_model(config: ModelConfig) -> CharLM:
     return model_class(config.model_type)(config)
 
 
+def ladder_table() -> str:
+    """The README's table of the ladder, as Markdown, from the models' own declarations."""
+    rows = ["| name | what it is | settings (default) | lr, steps |", "| --- | --- | --- | --- |"]
+    for name, cls in MODELS.items():
+        shown = ", ".join(f"`{s.name}` {s.default:g}" for s in cls.settings()) or "none"
+        rows.append(
+            f"| `{name}` | **{cls.title}.** {cls.description} | {shown} | {cls.default_lr:g}, {cls.default_steps:,} |"
+        )
+    return "\n".join(rows)
+
+
 __all__ = [
+    "DEFAULT_MODEL",
     "MODELS",
+    "SETTINGS",
     "CharLM",
     "ModelConfig",
+    "Setting",
     "lm_loss",
+    "ladder_table",
     "model_class",
     "model_config",
     "model_settings",

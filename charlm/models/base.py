@@ -3,7 +3,7 @@ and the base class with `forward(idx, targets) -> (logits, loss)` and incrementa
 
 # No `from __future__ import annotations` here or in any model module: PyTorchModelHubMixin rebuilds
 # the config dataclass from the raw annotation of `__init__(self, config: SomeConfig)`.
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import torch
@@ -12,6 +12,68 @@ import torch.nn.functional as F
 from huggingface_hub import PyTorchModelHubMixin
 
 from charlm.data import Vocab
+from charlm.errors import CharlmError
+
+# Every setting a person may change, by field name: its label, what it does, and the range the playground
+# offers. A model declares which of them it has, with its own default (and, where it reads differently
+# for that model, its own explanation) through `setting(...)` on its config's field.
+SETTINGS = {  # name -> (label, explanation, low, high, step)
+    "block_size": ("Context length", "How many previous characters the model reads.", 1, 256, 1),
+    "n_embd": ("Embedding size", "Length of the vector that stands for each character.", 8, 512, 8),
+    "n_hidden": ("Hidden size", "Width of the hidden layer, or size of the recurrent state.", 8, 1024, 8),
+    "n_layer": ("Layers", "How many layers are stacked: more capacity, slower.", 1, 8, 1),
+    "n_head": ("Attention heads", "Attention patterns per layer; must divide the embedding size.", 1, 16, 1),
+    "dropout": ("Dropout", "Share of activations zeroed while training; fights overfitting.", 0, 0.9, 0.05),
+    "smoothing": ("Smoothing", "Count added to every pair, so unseen pairs keep a chance.", 0, 10, 0.1),
+}
+
+
+def setting(default: Any, explanation: str | None = None) -> Any:
+    """A config field a person may set (its label and range come from SETTINGS by the field's name)."""
+    return field(default=default, metadata={"setting": True, "explanation": explanation})
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting of one model: what the CLI's options, the app's sliders and the README are made from."""
+
+    name: str
+    label: str
+    explanation: str
+    low: float
+    high: float
+    step: float
+    default: Any
+    kind: type  # int or float
+
+    def check(self, value: Any) -> Any:
+        """`value` as this setting's kind, refused with a message naming the setting when out of range."""
+        what = "a whole number" if self.kind is int else "a number"
+        wanted = f"{self.label} ({self.name}) must be {what} from {self.low:g} to {self.high:g}"
+        if value is None or value == "":
+            raise CharlmError(
+                f"{self.label} ({self.name}) is empty; give {what} from {self.low:g} to {self.high:g}."
+            )
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise CharlmError(f"{wanted}, not {value!r}.") from None
+        if not self.low <= number <= self.high or (self.kind is int and number != int(number)):
+            raise CharlmError(f"{wanted}, not {value!r}.")  # NaN and infinity fail the range too
+        return self.kind(number)
+
+
+def declared_settings(config_class: type) -> list[Setting]:
+    """The settings a config class declares with `setting(...)`, in field order."""
+    out = []
+    for f in fields(config_class):
+        if not f.metadata.get("setting"):
+            continue
+        label, explanation, low, high, step = SETTINGS[f.name]
+        kind = float if isinstance(f.default, float) else int
+        explanation = f.metadata["explanation"] or explanation
+        out.append(Setting(f.name, label, explanation, low, high, step, f.default, kind))
+    return out
 
 
 @dataclass
@@ -54,13 +116,29 @@ class CharLM(
     """
 
     config_class: type[ModelConfig] = ModelConfig
+    # What the model is, for people: a name and one or two sentences (the app, the README, `--help`).
+    title = ""
+    description = ""
+    # Training defaults: the peak learning rate (AdamW's; plain SGD needs more) and the number of steps
+    # that shows it learning on the playground's example texts in seconds.
+    default_lr = 1e-3
+    default_steps = 1000
     windowed = False  # reads a fixed window (bigram, MLP): trains on sequences longer than its context
     trained_by_counting = False  # the count bigram: `fit` replaces gradient descent
     trains_itself = False  # the NumPy models: `loss_and_grads` and `sgd_step` replace autograd and AdamW
-    default_lr = 1e-3  # the peak learning rate to use when none is given (AdamW's; plain SGD needs more)
     max_context: int | None = None  # positions one state can hold before it must be re-primed
 
     config: ModelConfig
+
+    @classmethod
+    def settings(cls) -> list[Setting]:
+        """The settings a person may change for this model, with their ranges and defaults."""
+        return declared_settings(cls.config_class)
+
+    def bigram_logits(self) -> torch.Tensor | None:
+        """For a model that is a learned table of which character follows which, that table's logits
+        (V, V); None for every other model."""
+        return None
 
     def forward(
         self, idx: torch.Tensor, targets: torch.Tensor | None = None

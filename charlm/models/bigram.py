@@ -7,20 +7,26 @@ import torch
 import torch.nn as nn
 
 from charlm.data import Split
-from charlm.models.base import CharLM, ModelConfig
+from charlm.models.base import CharLM, ModelConfig, setting
 
 
 @dataclass
 class BigramConfig(ModelConfig):
     model_type: str = "bigram"
     block_size: int = 1
-    smoothing: float = 1.0  # added to every count, so no pair is impossible ("add-one" smoothing)
+    smoothing: float = setting(1.0)  # added to every count, so no pair is impossible ("add-one" smoothing)
 
 
 class CountBigram(CharLM):
     """P(next | current) = (count + smoothing) / row total. "Training" is counting."""
 
     config_class = BigramConfig
+    title = "Count bigram"
+    description = (
+        "Counts how often each character follows each other character and predicts from those counts. "
+        "Nothing to train step by step: counting is instant. The baseline every other model must beat."
+    )
+    default_steps = 1  # one pass of counting
     windowed = True
     trained_by_counting = True
 
@@ -54,6 +60,13 @@ class NeuralBigram(CharLM):
     """A V x V table of logits: row i holds the logits of the character after character i."""
 
     config_class = NeuralBigramConfig
+    title = "Neural bigram"
+    description = (
+        "The same table of *which character follows which*, but as logits learned by gradient descent "
+        "instead of counted. It ends up close to the count bigram: compare them in the Bigram table tab."
+    )
+    default_lr = 0.1  # one row of the table moves per character: AdamW at 1e-3 would take ages
+    default_steps = 500
     windowed = True
 
     def __init__(self, config: NeuralBigramConfig):
@@ -63,6 +76,9 @@ class NeuralBigram(CharLM):
 
     def decode(self, idx, state=None):
         return self.table[idx], None
+
+    def bigram_logits(self) -> torch.Tensor:
+        return self.table.detach()
 
     def flops_per_token(self, T: int) -> float:
         return 6.0 * self.config.vocab_size  # a row lookup, its softmax and the update of one row

@@ -5,21 +5,27 @@ from dataclasses import dataclass
 
 import torch.nn as nn
 
-from charlm.models.base import CharLM, ModelConfig, with_window
+from charlm.models.base import CharLM, ModelConfig, setting, with_window
 
 
 @dataclass
 class MLPConfig(ModelConfig):
     model_type: str = "mlp"
-    block_size: int = 8  # characters of context
-    n_embd: int = 24  # size of each character's embedding
-    n_hidden: int = 256  # width of each hidden layer
-    n_layer: int = 1  # number of hidden layers
-    dropout: float = 0.0
+    block_size: int = setting(4)  # characters of context
+    n_embd: int = setting(16)  # size of each character's embedding
+    n_hidden: int = setting(128, "Width of each hidden layer.")
+    n_layer: int = setting(1, "How many tanh hidden layers are stacked.")
+    dropout: float = setting(0.0)
 
 
 class MLP(CharLM):
     config_class = MLPConfig
+    title = "MLP"
+    description = (
+        "Bengio et al. (2003), as in makemore: looks at the last few characters, turns each into a vector "
+        "(its embedding) and passes them through a hidden layer."
+    )
+    default_lr = 3e-3
     windowed = True
 
     def __init__(self, config: MLPConfig):

@@ -10,7 +10,7 @@ import torch
 
 from charlm.data import Corpus, get_batch
 from charlm.errors import CharlmError
-from charlm.models.base import CharLM, ModelConfig, with_window
+from charlm.models.base import CharLM, ModelConfig, setting, with_window
 from charlm.models.bigram import NeuralBigram, NeuralBigramConfig
 from charlm.models.mlp import MLP, MLPConfig
 
@@ -79,9 +79,9 @@ class NumpyBigramConfig(ModelConfig):
 @dataclass
 class NumpyMLPConfig(ModelConfig):
     model_type: str = "numpy-mlp"
-    block_size: int = 3  # characters of context
-    n_embd: int = 24  # size of each character's embedding
-    n_hidden: int = 256  # width of the one hidden layer
+    block_size: int = setting(4)  # characters of context
+    n_embd: int = setting(16)  # size of each character's embedding
+    n_hidden: int = setting(128, "Width of the one tanh hidden layer.")
 
 
 class NumpyLM(CharLM):
@@ -99,6 +99,7 @@ class NumpyLM(CharLM):
     numpy_forward: staticmethod  # (p, ctx) -> (logits, cache)
     numpy_backward: staticmethod  # (p, cache, dlogits) -> grads
     formulas: dict[str, str] = {}  # weight -> its gradient in one line, for the app
+    twin_model = ""  # the PyTorch rung it is built like, and compared with
     twin: dict[str, tuple[str, bool]] = {}  # weight -> (name in the PyTorch rung, stored transposed)
 
     def context_size(self) -> int:
@@ -160,6 +161,13 @@ class NumpyBigram(NumpyLM):
     """The neural bigram in NumPy: a V x V table of logits, starting at zero (uniform)."""
 
     config_class = NumpyBigramConfig
+    title = "NumPy bigram"
+    description = (
+        "The neural bigram written from scratch in NumPy: forward pass, loss, backward pass and plain SGD "
+        "update by hand, no autograd. SGD needs a far larger learning rate than AdamW. See *From scratch*."
+    )
+    twin_model = "neural-bigram"
+    default_steps = 500
     # Row x of the table gets only a share freq(x) of each step (the loss is a mean over positions),
     # so plain SGD needs a large rate: makemore used 50 on the whole data set. 10 is the Trainer's cap.
     default_lr = 10.0
@@ -177,6 +185,9 @@ class NumpyBigram(NumpyLM):
     def context_size(self) -> int:
         return 1
 
+    def bigram_logits(self) -> torch.Tensor:
+        return self.W
+
     def flops_per_token(self, T: int) -> float:
         return 6.0 * self.config.vocab_size
 
@@ -189,6 +200,12 @@ class NumpyMLP(NumpyLM):
     """The MLP of Bengio et al. (2003) in NumPy, initialised as in makemore for plain SGD."""
 
     config_class = NumpyMLPConfig
+    title = "NumPy MLP"
+    description = (
+        "The MLP written from scratch in NumPy, its gradients worked out by hand and applied by plain SGD. "
+        "Check them, and race it against PyTorch's MLP, in the *From scratch* tab."
+    )
+    twin_model = "mlp"
     default_lr = 0.5  # makemore's SGD used 0.1 then 0.01; the Trainer's warmup and cosine decay allow more
     numpy_forward = staticmethod(mlp_forward)
     numpy_backward = staticmethod(mlp_backward)

@@ -9,17 +9,18 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from charlm.models.base import CharLM, ModelConfig
+from charlm.models.base import CharLM, ModelConfig, setting
 
 
 @dataclass
 class TransformerConfig(ModelConfig):
     model_type: str = "transformer"
-    block_size: int = 64  # longest context, and the number of learned positions
-    n_layer: int = 4
-    n_head: int = 4
-    n_embd: int = 128
-    dropout: float = 0.0  # on the embeddings and each residual branch, not on the attention weights
+    block_size: int = setting(32, "How many previous characters attention can reach (learned positions).")
+    n_layer: int = setting(2, "How many transformer blocks are stacked: more capacity, slower.")
+    n_head: int = setting(4)
+    n_embd: int = setting(32, "Width of the residual stream: each character's vector, in every layer.")
+    # on the embeddings and each residual branch, not on the attention weights
+    dropout: float = setting(0.1)
     bias: bool = True  # biases in the linear layers and LayerNorms (nanoGPT's baby GPT has none)
 
 
@@ -86,6 +87,11 @@ class Block(nn.Module):
 
 class Transformer(CharLM):
     config_class = TransformerConfig
+    title = "Transformer"
+    description = (
+        "A small GPT: every character looks back at the earlier characters of its context through "
+        "self-attention. The architecture behind today's large language models."
+    )
 
     def __init__(self, config: TransformerConfig):
         super().__init__()
