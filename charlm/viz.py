@@ -353,7 +353,8 @@ def loss_axes(fig: go.Figure, refs: dict[str, float] | None, title: str, height:
 
 
 def loss_figure(history: Sequence[Progress], refs: dict[str, float] | None = None, max_points: int = 300):
-    """Train and validation loss against steps, with reference lines (uniform guess, count bigram)."""
+    """Train and validation loss against steps, with reference lines (uniform guess, count bigram).
+    Evaluations are estimates from samples of windows: a band of two standard errors shows their noise."""
     fig = go.Figure()
     steps = [e.step for e in history]
     if history:
@@ -362,11 +363,25 @@ def loss_figure(history: Sequence[Progress], refs: dict[str, float] | None = Non
             x=x, y=y, name="train (each batch)", mode="lines", line=dict(color="#9ab8dd", width=1)
         )
     evals = [e for e in history if e.val_loss is not None]
-    for name, get, color in (
-        ("train", lambda e: e.train_eval_loss, "#1f5fa8"),
-        ("validation", lambda e: e.val_loss, "#e8590c"),
+    at = [e.step for e in evals]
+    for name, get, err, color, band in (
+        ("train", lambda e: e.train_eval_loss, lambda e: e.train_eval_loss_err, "#1f5fa8", "31,95,168"),
+        ("validation", lambda e: e.val_loss, lambda e: e.val_loss_err, "#e8590c", "232,89,12"),
     ):
-        x, y = downsample([e.step for e in evals], [get(e) for e in evals], max_points)
+        x, y = downsample(at, [get(e) for e in evals], max_points)
+        if any(err(e) for e in evals):  # histories from before estimates had errors have no band
+            _, upper = downsample(at, [get(e) + 2 * (err(e) or 0) for e in evals], max_points)
+            _, lower = downsample(at, [get(e) - 2 * (err(e) or 0) for e in evals], max_points)
+            fig.add_scatter(
+                x=x + x[::-1],
+                y=upper + lower[::-1],
+                name=f"{name} ± 2 standard errors",
+                fill="toself",
+                fillcolor=f"rgba({band},0.2)",
+                line=dict(width=0),
+                hoverinfo="skip",
+                showlegend=False,
+            )
         fig.add_scatter(x=x, y=y, name=name, mode="lines+markers", line=dict(color=color, width=2))
     loss_axes(fig, refs, "Loss (nats per character): lower is better", 360, "loss")
     fig.update_layout(legend=dict(orientation="h", y=1.02, x=1, xanchor="right", yanchor="bottom"))
@@ -428,9 +443,11 @@ def training_warnings(num_params: int, num_chars: int, history: Sequence[Progres
     if len(evals) >= 3:
         best = min(evals, key=lambda e: e.val_loss)
         last = evals[-1]
-        if last.val_loss > best.val_loss + max(0.02, 0.01 * best.val_loss) and (
-            last.train_eval_loss < best.train_eval_loss
-        ):
+        # the estimates are noisy: a rise counts only beyond two standard errors of the difference
+        # (independent errors assumed; the run's fixed sample makes the true one smaller, so this is cautious)
+        noise = 2 * math.hypot(best.val_loss_err or 0.0, last.val_loss_err or 0.0)
+        rise = last.val_loss - best.val_loss
+        if rise > max(0.02, 0.01 * best.val_loss, noise) and last.train_eval_loss < best.train_eval_loss:
             warnings.append(
                 f"Overfitting: the validation loss rose from {best.val_loss:.3f} (step {best.step:,}) to "
                 f"{last.val_loss:.3f} while the training loss kept falling. The model is memorising the "

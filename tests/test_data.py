@@ -4,7 +4,18 @@ import pytest
 import torch
 from conftest import NAMES, TEXT
 
-from charlm.data import BOUNDARY, Corpus, Vocab, decode_text, eval_windows, get_batch, make_split, read_text
+from charlm.data import (
+    BOUNDARY,
+    Corpus,
+    Vocab,
+    decode_text,
+    eval_spans,
+    eval_windows,
+    get_batch,
+    make_split,
+    read_text,
+    sample_windows,
+)
 from charlm.errors import CharlmError
 
 UNICODE = "café naïve Ünïcödé\t漢字かな 🙂🚀\nsecond line: señor, ça va?\n" * 3
@@ -165,3 +176,25 @@ def test_eval_windows_cover_every_prediction_once():
     text = Corpus.from_text(TEXT).train
     ys = torch.cat([y.flatten() for _, y in eval_windows(text, 7, batch_size=3)])
     assert ys[ys != -1].tolist() == text.tokens[1:].tolist()
+
+
+@pytest.mark.parametrize("text, mode, T", [(TEXT, "text", 7), (NAMES, "lines", 4)])
+def test_sample_windows_draw_evaluation_windows_without_replacement(text, mode, T):
+    split = Corpus.from_text(text, mode).train
+    begins, ends = eval_spans(split, T)
+    W, predictions = len(begins), int((ends - begins).clamp(max=T).sum())
+    assert predictions == len(split.tokens) - 1 if mode == "text" else int(split.lengths.sum())
+
+    def draw(tokens: int, seed: int = 0) -> torch.Tensor:
+        return sample_windows(split, T, tokens, torch.Generator().manual_seed(seed))
+
+    sample = draw(60)
+    assert len(sample) == 60 * W // predictions  # about 60 predictions, on average
+    assert sample.tolist() == sorted(set(sample.tolist())) and sample.min() >= 0 and sample.max() < W
+    assert torch.equal(sample, draw(60)) and not torch.equal(sample, draw(60, seed=1))
+    assert torch.equal(draw(10**6), torch.arange(W))  # more than the split holds: the whole split
+    assert len(draw(1)) == 2  # at least two windows, so that the spread can be measured
+
+    every = [(x, y) for x, y in eval_windows(split, T, batch_size=W)][0]
+    x, y = next(eval_windows(split, T, batch_size=W, windows=sample))
+    assert torch.equal(x, every[0][sample]) and torch.equal(y, every[1][sample])

@@ -182,6 +182,28 @@ def test_loss_figure_plots_history_and_reference_lines_with_bounded_points():
     assert sorted(shape.y0 for shape in fig.layout.shapes) == [2.6, 3.3]
 
 
+def test_loss_figure_draws_a_band_of_two_standard_errors_around_the_evaluations():
+    history = [
+        Progress(
+            s, 300, 1e-3, 2.5, 1000.0, 1.0, 1.0, 3.0 - s / 1000, 2.9 - s / 1000, False, 0.01 * s / 100, 0.02
+        )
+        for s in (100, 200, 300)
+    ]
+    traces = list(viz.loss_figure(history).data)
+    names = [t.name for t in traces]
+    for name, err in (("validation", lambda e: e.val_loss_err), ("train", lambda e: e.train_eval_loss_err)):
+        band = traces[names.index(f"{name} ± 2 standard errors")]
+        curve = traces[names.index(name)]
+        assert names.index(f"{name} ± 2 standard errors") < names.index(name)  # drawn under its curve
+        assert band.fill == "toself" and list(band.x) == [100, 200, 300, 300, 200, 100]
+        upper = [y + 2 * err(e) for y, e in zip(curve.y, history)]
+        lower = [y - 2 * err(e) for y, e in zip(curve.y, history)]
+        assert list(band.y) == pytest.approx(upper + lower[::-1])
+    # a history without errors (saved before estimates had them) draws the curves alone
+    plain = [event(s, 2.5, 2.0, 1.9) for s in (100, 200)]
+    assert [t.name for t in viz.loss_figure(plain).data] == ["train (each batch)", "train", "validation"]
+
+
 def test_progress_html_shows_step_speed_and_time_left():
     html = viz.progress_html(Progress(250, 1000, 1e-3, 2.0, 12345.6, 30.0, 90.0))
     assert "step 250 / 1,000" in html and "12,346 tokens/s" in html and "about 1 min 30 s left" in html
@@ -203,6 +225,19 @@ def test_warnings_for_a_model_far_bigger_than_its_text_and_for_overfitting():
     rising = falling + [event(500, 1.0, 2.9, 2.0), event(600, 0.9, 3.0, 1.8)]
     (warning,) = viz.training_warnings(10, 500, rising)
     assert "Overfitting" in warning and "2.600 (step 400)" in warning
+
+
+def test_a_rise_within_the_noise_is_not_called_overfitting():
+    def noisy(step: int, val: float, train: float, err: float) -> Progress:
+        return Progress(step, 600, 1e-3, train, 1000.0, 1.0, 1.0, val, train, False, err, err / 2)
+
+    def history(err: float) -> list[Progress]:
+        vals = [2.8, 2.7, 2.6, 2.65, 2.7]  # a rise of 0.1 after step 300, training still falling
+        return [noisy(100 * (i + 1), v, 2.5 - 0.1 * i, err) for i, v in enumerate(vals)]
+
+    assert viz.training_warnings(10, 500, history(err=0.04)) == []  # 0.1 < 2 * hypot(0.04, 0.04)
+    (warning,) = viz.training_warnings(10, 500, history(err=0.01))
+    assert "Overfitting" in warning and "2.600 (step 300)" in warning
 
 
 # --- sampling ------------------------------------------------------------------------------------------
