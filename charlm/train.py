@@ -115,7 +115,7 @@ def window_losses(
     device = model.device
     was_training = model.training
     model.eval()
-    losses, counts = [], []
+    losses, counts = [torch.zeros(0, dtype=torch.float64)], [torch.zeros(0, dtype=torch.float64)]
     for x, y in eval_windows(split, T, batch_size, max_tokens, windows):
         x, y = x.to(device), y.to(device)
         logits, _ = model(x)  # (B, T, V)
@@ -148,7 +148,7 @@ def ratio_estimate(losses: torch.Tensor, counts: torch.Tensor, population: int) 
     sum(losses) / sum(counts), its error the delta method's, shrunk by the finite-population
     correction: a sample of every window has no error."""
     n = len(losses)
-    mean = losses.sum() / counts.sum()
+    mean = losses.sum() / counts.sum().clamp(min=1)
     if n < 2:
         return float(mean), 0.0 if n >= population else math.nan
     residuals = losses - mean * counts  # what each window adds to the ratio's error

@@ -8,7 +8,7 @@ import torch
 from conftest import NAMES, TEXT, tiny_model, tiny_train_config
 
 from charlm.checkpoint import load_checkpoint, resume, save_checkpoint
-from charlm.data import Vocab, eval_spans, make_split, sample_windows
+from charlm.data import Split, Vocab, eval_spans, make_split, sample_windows
 from charlm.models import build_model, model_config
 from charlm.train import Trainer, estimate, evaluate, new_trainer, ratio_estimate, window_losses
 
@@ -160,3 +160,13 @@ def test_resume_keeps_the_evaluation_sample_and_its_estimates(tmp_path, text, mo
     )  # the resumed run also evaluates its first step
     assert {step: resumed[step] for step in expected} == expected
     assert all(value[3] > 0 for value in expected.values())  # the train split is sampled, not whole
+
+
+def test_a_split_without_predictions_evaluates_to_zero_not_an_error():
+    model, _ = tiny_model("mlp")
+    empty = Split(torch.tensor([3]))  # one token: nothing to predict
+    assert evaluate(model, empty) == 0.0
+    assert estimate(model, empty, sample_windows(empty, 8, 64, torch.Generator().manual_seed(0)), 8) == (
+        0.0,
+        0.0,
+    )
