@@ -1,19 +1,19 @@
 """Models trained side by side: the same text, split, batches, steps and seed, each with its own learning
 rate, one step of each in turn. What the app's NumPy-against-PyTorch comparison runs."""
 
-import ctypes
 import functools
 from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 
-import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from charlm.data import Corpus
 from charlm.errors import CharlmError
+from charlm.models import MODELS
 from charlm.train import Progress, TrainConfig, Trainer, fresh_trainer
 
-PAIRS = {"numpy-bigram": "neural-bigram", "numpy-mlp": "mlp"}  # a NumPy rung -> its PyTorch twin
+# a rung written from scratch -> the PyTorch rung it is built like (each declares its twin)
+PAIRS = {name: cls.twin_model for name, cls in MODELS.items() if getattr(cls, "twin_model", "")}
 
 
 def side_by_side(
@@ -46,36 +46,25 @@ def lockstep(trainers: dict[str, Trainer]) -> Iterator[dict[str, Progress]]:
 
 # NumPy's bundled OpenBLAS starts one thread per core and spins them between calls; on a busy machine
 # (or beside a PyTorch training) that made the NumPy MLP's small matrix products 16 times slower here.
-# It reads its thread count only at import, so a running app sets it through the library itself.
-BLAS_SYMBOLS = ("scipy_openblas_{}_num_threads64_", "openblas_{}_num_threads64_", "openblas_{}_num_threads")
+# threadpoolctl sets the thread count of the BLAS that NumPy loaded, whichever it is.
 
 
 @functools.cache
-def _openblas():
-    """NumPy's bundled OpenBLAS and its symbol pattern, or None (another BLAS, or none found)."""
-    root = Path(np.__file__).parent
-    for lib in sorted([*root.parent.glob("numpy.libs/*openblas*"), *root.glob(".dylibs/*openblas*")]):
-        try:
-            dll = ctypes.CDLL(str(lib))  # already loaded by NumPy: this returns the same library
-        except OSError:
-            continue
-        for pattern in BLAS_SYMBOLS:
-            if hasattr(dll, pattern.format("set")) and hasattr(dll, pattern.format("get")):
-                return dll, pattern
-    return None
+def _controller() -> ThreadpoolController:
+    return ThreadpoolController()  # looks the loaded libraries up once
 
 
 def blas_threads() -> int | None:
-    """The threads NumPy's OpenBLAS uses, or None when NumPy uses another BLAS."""
-    found = _openblas()
-    return None if found is None else int(getattr(found[0], found[1].format("get"))())
+    """The threads NumPy's BLAS uses, or None when no BLAS library is loaded that can be told."""
+    found = _controller().select(user_api="blas")
+    return found.lib_controllers[0].num_threads if found.lib_controllers else None
 
 
 def set_blas_threads(n: int) -> bool:
-    """Let NumPy's OpenBLAS use `n` threads, as `torch.set_num_threads(n)` does for PyTorch, so that a
-    speed comparison compares the code. Returns False (and changes nothing) for another BLAS."""
-    found = _openblas()
-    if found is None:
+    """Let NumPy's BLAS use `n` threads, as `torch.set_num_threads(n)` does for PyTorch, so that a speed
+    comparison compares the code. Returns False (and changes nothing) when there is no BLAS to tell."""
+    found = _controller().select(user_api="blas")
+    if not found.lib_controllers:
         return False
-    getattr(found[0], found[1].format("set"))(int(n))
+    found.limit(limits=int(n))
     return True

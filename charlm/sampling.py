@@ -15,20 +15,25 @@ from charlm.models import CharLM
 
 @dataclass
 class Token:
-    """One generated character and why: the model's probability for it and its top alternatives."""
+    """One generated character and why: the model's probability for it, its top alternatives, and the
+    logits it was drawn from (so a page can redraw that distribution at any temperature without running
+    the model again). In lines mode the last Token may be the end of the line: id BOUNDARY, char ""."""
 
     id: int
     char: str
     prob: float  # probability the model gave this character (temperature 1, no filtering)
     sampled_prob: float  # probability it had in the distribution actually sampled from
     alternatives: list[tuple[str, float]] = field(default_factory=list)  # top (label, prob) at temperature 1
+    logits: torch.Tensor | None = None  # (V,) float32 on the CPU: the model's raw scores at this position
 
 
 def explain_token(
-    vocab: Vocab, chosen: int, probs: torch.Tensor, used: torch.Tensor, alternatives: int = 5
+    vocab: Vocab, chosen: int, logits: torch.Tensor, used: torch.Tensor, alternatives: int = 5
 ) -> Token:
-    """The Token for writing `chosen`, given the model's distribution `probs` (temperature 1) and the
-    distribution `used` to sample it (after temperature, top-k and top-p)."""
+    """The Token for writing `chosen`, given the model's `logits` (V,) and the distribution `used` to
+    sample it (after temperature, top-k and top-p)."""
+    logits = logits.float().cpu()
+    probs = torch.softmax(logits, dim=-1)
     top = torch.topk(probs, min(alternatives, probs.numel()))
     return Token(
         chosen,
@@ -36,6 +41,7 @@ def explain_token(
         float(probs[chosen]),
         float(used[chosen]),
         [(vocab.label(int(i)), float(p)) for p, i in zip(top.values, top.indices)],
+        logits,
     )
 
 
@@ -91,7 +97,8 @@ def stream(
 ) -> Iterator[Token]:
     """Generate up to `length` characters after `prompt`, yielding each as it is made.
 
-    In lines mode generation starts at the boundary token and stops when the model produces it.
+    In lines mode generation starts at the boundary token and stops when the model produces it, after
+    yielding it as a Token with char "" (so the end of a line can be explained like any character).
     `use_cache=False` re-runs the model over the whole context for every character (for benchmarks).
     """
     check_sampling(temperature, top_k, top_p, length)
@@ -111,16 +118,15 @@ def stream(
         fed = min(len(ids), window)  # positions the state holds
         for _ in range(length):
             last = logits[0, -1]
-            probs = torch.softmax(last.float(), dim=-1)
             sampling = next_distribution(last, temperature, top_k, top_p)
             nxt = (
                 int(torch.multinomial(sampling, 1, generator=generator))
                 if temperature > 0
                 else int(sampling.argmax())
             )
+            yield explain_token(vocab, nxt, last, sampling, alternatives)
             if vocab.boundary and nxt == BOUNDARY:
                 return
-            yield explain_token(vocab, nxt, probs, sampling, alternatives)
             ids.append(nxt)
             if not use_cache:
                 logits, _ = model(torch.tensor([ids[-window:]], device=device))

@@ -1,0 +1,242 @@
+"""The Checkpoints tab: save the session's model, list, load and delete saved checkpoints, and share
+them on the Hugging Face Hub. Handlers first, then the layout, then the wiring."""
+
+import html
+
+import gradio as gr
+
+from charlm import viz
+from charlm.checkpoint import (
+    checkpoint_path,
+    delete_checkpoint,
+    list_checkpoints,
+    load_checkpoint,
+    save_checkpoint,
+)
+from charlm.errors import CharlmError
+from charlm.hub import pull, push
+from charlm.playground import settings
+from charlm.playground.common import Tab, on, shows_errors
+from charlm.playground.session import SESSION, Workspace, describe_workspace
+from charlm.sampling import sample
+
+
+def checkpoints_view(selected: str | None = None) -> dict:
+    """The table of saved checkpoints, and the two dropdowns that pick one (here and in Sample)."""
+    rows = list_checkpoints(settings.CHECKPOINTS)
+    names = [r["name"] for r in rows]
+    return {
+        "table": gr.update(
+            value=viz.checkpoint_rows(rows), label=f"Saved checkpoints (in {settings.CHECKPOINTS})"
+        ),
+        "chosen": gr.update(
+            choices=names, value=selected if selected in names else (names[0] if names else None)
+        ),
+        "source": gr.update(choices=[SESSION, *names]),
+    }
+
+
+@shows_errors
+def save(ws: Workspace | None, name: str, overwrite: bool) -> dict:
+    """Save the session's model as checkpoints/NAME (config, safetensors weights, metrics, model card)."""
+    path = checkpoint_path(settings.CHECKPOINTS, name)
+    if ws is None:
+        raise CharlmError("this session has no model to save yet: train one in the Train tab first.")
+    if path.exists() and not overwrite:
+        raise CharlmError(
+            f"a checkpoint named {path.name!r} exists already; choose another name, or tick 'Overwrite'."
+        )
+    model = ws.model
+    if ws.trainer is not None:
+        metrics, summary = ws.trainer.metrics(), ws.trainer.corpus.summary()
+    else:
+        metrics = {k: v for k, v in ws.metrics.items() if k not in ("samples", "saved_at")}
+        summary = ws.checkpoint.config.get("corpus", {}) if ws.checkpoint else {}
+    examples = sample(model, num_samples=5 if model.config.mode == "lines" else 2, seed=0, length=200)
+    save_checkpoint(
+        path,
+        model,
+        metrics=metrics,
+        corpus_summary=summary,
+        samples=examples,
+        # a loaded checkpoint keeps its settings and optimizer state, so it can still be resumed
+        train_config=ws.train_config,
+        trainer_state=ws.trainer_state(),
+    )
+    ws.metrics = metrics
+    note = f"Saved **{path.name}** ({model.num_params():,} parameters) in `{settings.CHECKPOINTS}`."
+    return {"status": note, "session": describe_workspace(ws), **checkpoints_view(path.name)}
+
+
+@shows_errors
+def load(ws: Workspace | None, name: str) -> dict:
+    """Make a saved checkpoint the session's model, to sample from or to continue training."""
+    if not name:
+        raise CharlmError("choose a checkpoint to load first.")
+    checkpoint = load_checkpoint(checkpoint_path(settings.CHECKPOINTS, name))
+    new = Workspace(
+        checkpoint.model, f"loaded from checkpoint {name}", checkpoint=checkpoint, metrics=checkpoint.metrics
+    )
+    note = (
+        f"Loaded **{name}** into this session: sample it in the *Sample* tab, or tick *Continue training* "
+        "in the *Train* tab."
+    )
+    return {
+        "ws": new,
+        "status": note,
+        "session": describe_workspace(new),
+        "mode": checkpoint.model.config.mode,
+    }
+
+
+def ask_delete(name: str) -> dict:
+    if not name:
+        return {"confirm": gr.update(visible=False), "confirm_text": "Choose a checkpoint first."}
+    return {
+        "confirm": gr.update(visible=True),
+        "confirm_text": f"Delete **{html.escape(name)}** for good? This cannot be undone.",
+    }
+
+
+@shows_errors
+def delete(name: str) -> dict:
+    """Delete checkpoints/NAME (only a charlm checkpoint, only inside the checkpoints folder)."""
+    if not name:
+        raise CharlmError("choose a checkpoint to delete first.")
+    delete_checkpoint(settings.CHECKPOINTS, name)
+    return {"status": f"Deleted **{name}**.", "confirm": gr.update(visible=False), **checkpoints_view()}
+
+
+@shows_errors
+def share(name: str, repo_id: str, token: str, private: bool) -> str:
+    """Push the saved checkpoint NAME to the Hub repo REPO_ID. The token falls back to HF_TOKEN and
+    never comes back to the page."""
+    if not name:
+        raise CharlmError("choose a saved checkpoint to share first (save the session's model above).")
+    url = push(
+        checkpoint_path(settings.CHECKPOINTS, name), repo_id, token=token or None, private=bool(private)
+    )
+    repo = html.escape(repo_id.strip())
+    return f"Pushed **{html.escape(name)}** to [{repo}]({html.escape(url)}){' (private)' if private else ''}."
+
+
+@shows_errors
+def pull_into_session(repo_id: str, revision: str, token: str) -> dict:
+    """Download a charlm model from the Hub (or the local cache) and make it the session's model."""
+    checkpoint = load_checkpoint(pull(repo_id, revision=revision or None, token=token or None))
+    repo = html.escape(repo_id.strip()) + (f" @ {html.escape(revision.strip())}" if revision else "")
+    new = Workspace(
+        checkpoint.model, f"pulled from the Hub: {repo}", checkpoint=checkpoint, metrics=checkpoint.metrics
+    )
+    note = f"Loaded **{repo}** from the Hub into this session: sample it in the *Sample* tab."
+    mode = checkpoint.model.config.mode
+    return {"ws": new, "status": note, "session": describe_workspace(new), "mode": mode, "source": SESSION}
+
+
+# ---------------------------------------------------------------------------------------------------
+# Layout: the saved checkpoints, then sharing on the Hub
+
+
+def saved_panel(t: Tab) -> None:
+    with gr.Row():
+        t.name = gr.Textbox(
+            label="Name", placeholder="e.g. names-transformer", scale=3, elem_id="checkpoint-name"
+        )
+        t.overwrite = gr.Checkbox(False, label="Overwrite if it exists", scale=1)
+        t.save = gr.Button("Save this session's model", variant="primary", scale=1, elem_id="save-button")
+    t.status = gr.Markdown(elem_id="checkpoint-status")
+    t.table = gr.Dataframe(
+        headers=["name", "model", "parameters", "validation loss", "steps", "saved"],
+        interactive=False,
+        label="Saved checkpoints",
+    )
+    with gr.Row():
+        t.chosen = gr.Dropdown(
+            label="Checkpoint", scale=3, allow_custom_value=True, elem_id="checkpoint-chosen"
+        )
+        t.load = gr.Button("Load into this session", scale=1)
+        t.delete = gr.Button("Delete…", variant="stop", scale=1)
+        t.refresh = gr.Button("Refresh", scale=1)
+    with gr.Row(visible=False) as t.confirm:
+        t.confirm_text = gr.Markdown()
+        t.confirm_yes = gr.Button("Yes, delete it", variant="stop")
+        t.confirm_no = gr.Button("Cancel")
+    if settings.ON_SPACE:
+        gr.Markdown(
+            "⚠ **This Space's disk is not persistent**: checkpoints saved here vanish when the Space restarts. "
+            "Push the ones you want to keep to the Hugging Face Hub below."
+        )
+
+
+def hub_panel(t: Tab) -> None:
+    with gr.Accordion("Share on the Hugging Face Hub", open=settings.ON_SPACE):
+        gr.Markdown(
+            "Push the checkpoint chosen above to a model repo of yours (created if needed), or pull anyone's "
+            "charlm model into this session. The token is only sent to the Hub, never shown or saved."
+        )
+        with gr.Row():
+            t.repo_id = gr.Textbox(label="Hub repo id", placeholder="username/model-name", elem_id="hub-repo")
+            t.token = gr.Textbox(
+                label="Token",
+                type="password",
+                placeholder="hf_… (empty: use the HF_TOKEN environment variable)",
+                elem_id="hub-token",
+            )
+            t.private = gr.Checkbox(False, label="Private repo")
+        with gr.Row():
+            t.push = gr.Button("Push the chosen checkpoint", variant="primary")
+            t.revision = gr.Textbox(label="Revision to pull", placeholder="main", scale=1)
+            t.pull = gr.Button("Pull into this session")
+        t.hub_status = gr.Markdown(elem_id="hub-status")
+
+
+def layout() -> Tab:
+    t = Tab()
+    saved_panel(t)
+    hub_panel(t)
+    return t
+
+
+# ---------------------------------------------------------------------------------------------------
+# Wiring. Returns the outputs that list the checkpoints, for the page's load event.
+
+
+def wire(t: Tab, train: Tab, sample_tab: Tab, ws: gr.State, session: gr.Markdown) -> dict:
+    listing = {"table": t.table, "chosen": t.chosen, "source": sample_tab.source}
+    saved = {"status": t.status, "session": session, **listing}
+    on(t.save.click, save, [ws, t.name, t.overwrite], saved, api_name="save", show_progress="hidden")
+    loaded = {"ws": ws, "status": t.status, "session": session, "mode": train.mode}
+    on(t.load.click, load, [ws, t.chosen], loaded, api_name="load", show_progress="hidden")
+    asked = {"confirm": t.confirm, "confirm_text": t.confirm_text}
+    on(t.delete.click, ask_delete, t.chosen, asked, api_visibility="undocumented")
+    t.confirm_no.click(lambda: gr.update(visible=False), None, t.confirm, api_visibility="undocumented")
+    deleted = {"status": t.status, "confirm": t.confirm, **listing}
+    on(t.confirm_yes.click, delete, t.chosen, deleted, api_name="delete", show_progress="hidden")
+    on(t.refresh.click, checkpoints_view, None, listing, api_name="list_checkpoints")
+    pushed = dict(api_name="push", show_progress_on=t.hub_status)
+    t.push.click(share, [t.chosen, t.repo_id, t.token, t.private], t.hub_status, **pushed)
+    pulled = {
+        "ws": ws,
+        "status": t.hub_status,
+        "session": session,
+        "mode": train.mode,
+        "source": sample_tab.source,
+    }
+    on(
+        t.pull.click,
+        pull_into_session,
+        [t.repo_id, t.revision, t.token],
+        pulled,
+        api_name="pull",
+        show_progress_on=t.hub_status,
+    )
+    from_sample = {**pulled, "status": sample_tab.hub_status}
+    on(
+        sample_tab.hub_load.click,
+        pull_into_session,
+        [sample_tab.hub_repo, sample_tab.hub_revision, sample_tab.hub_token],
+        from_sample,
+        api_visibility="undocumented",
+        show_progress_on=sample_tab.hub_status,
+    )
+    return listing

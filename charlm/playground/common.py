@@ -1,0 +1,124 @@
+"""What every tab shares: errors shown in the page (never a traceback), widget values checked against
+their ranges, and handlers that return their outputs by name rather than by position."""
+
+import functools
+import html
+import inspect
+import logging
+
+import gradio as gr
+
+from charlm.errors import CharlmError, check_real, check_whole
+from charlm.models import Setting
+from charlm.playground.settings import MAX_CHARS
+
+log = logging.getLogger("charlm.playground")
+
+
+class Tab:
+    """A namespace for one tab's components."""
+
+
+def page_error(e: Exception, where: str) -> gr.Error:
+    if isinstance(e, gr.Error):
+        return e
+    if isinstance(e, CharlmError):  # messages may quote the user's characters: escape them
+        return gr.Error(html.escape(str(e), quote=False), duration=20, print_exception=False)
+    log.exception("unexpected error in %s", where)
+    return gr.Error(
+        f"Something unexpected went wrong ({type(e).__name__}); it was logged on the server. "
+        "Your text, model and checkpoints are unchanged.",
+        duration=20,
+        print_exception=False,
+    )
+
+
+def setting_widget(s: Setting, value=None, explanation: str | None = None, **options):
+    """The widget for one model setting: a slider over its range, or radio buttons for a choice."""
+    value = s.default if value is None else value
+    info = explanation or s.explanation
+    if s.choices:
+        return gr.Radio(list(s.choices), value=value, label=s.label, info=info, **options)
+    return gr.Slider(s.low, s.high, value=value, step=s.step, label=s.label, info=info, **options)
+
+
+def settled(widget):
+    """The event of a setting's widget that fires once a value is chosen: a slider's release (not
+    every step of a drag), a radio button's input."""
+    return widget.release if isinstance(widget, gr.Slider) else widget.input
+
+
+def inline_error(e: Exception) -> str:
+    """A problem shown in place, beside what caused it (for handlers that run as the user types)."""
+    return f"⚠️ {html.escape(str(e), quote=False)}"
+
+
+def shows_errors(fn):
+    """Wrap a handler (plain or generator) so that no traceback ever reaches the page."""
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def generator(*args, **kwargs):
+            try:
+                yield from fn(*args, **kwargs)
+            except Exception as e:
+                raise page_error(e, fn.__name__) from None
+
+        return generator
+
+    @functools.wraps(fn)
+    def plain(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except Exception as e:
+            raise page_error(e, fn.__name__) from None
+
+    return plain
+
+
+def by_name(fn, names: list[str]):
+    """Gradio wants a handler's outputs in the order of its `outputs` list; our handlers return (or
+    yield) dicts keyed by output name, so adding an output shifts nothing. This turns such a handler into
+    one Gradio can call: each dict becomes a tuple in the order of `names`, with gr.skip() for a name it
+    leaves out. The signature stays the handler's (functools.wraps), so gr.Request injection and the API
+    page see the real parameters."""
+
+    def ordered(values: dict):
+        unknown = set(values) - set(names)
+        assert not unknown, f"{fn.__name__} returned outputs it is not wired to: {sorted(unknown)}"
+        out = tuple(values.get(name, gr.skip()) for name in names)
+        return out[0] if len(out) == 1 else out
+
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def generator(*args, **kwargs):
+            for values in fn(*args, **kwargs):
+                yield ordered(values)
+
+        return generator
+
+    @functools.wraps(fn)
+    def plain(*args, **kwargs):
+        return ordered(fn(*args, **kwargs))
+
+    return plain
+
+
+def on(event, fn, inputs, outputs: dict, **options):
+    """Wire `fn` to `event` (say `button.click`) with its outputs named: {name: component}."""
+    names = list(outputs)
+    return event(by_name(fn, names), inputs, [outputs[n] for n in names], **options)
+
+
+whole, real = check_whole, check_real  # widget values: short names, since every tab checks many
+
+
+def check_text(text: str | None) -> str:
+    text = text or ""
+    if len(text) > MAX_CHARS:
+        raise CharlmError(
+            f"the text has {len(text):,} characters; the playground trains on up to {MAX_CHARS:,}. "
+            "Use a part of it, or train on the whole with `python -m charlm train`."
+        )
+    return text
