@@ -11,10 +11,10 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
-from charlm.data import BOUNDARY, Corpus, Split, Vocab, make_split, split_lines
+from charlm.data import Corpus, Split, Vocab, make_split, split_lines
 from charlm.errors import CharlmError
 from charlm.models import CharLM, build_model, model_config
-from charlm.sampling import Token, explain_token, next_distribution
+from charlm.sampling import Token, next_distribution
 from charlm.train import Progress, evaluate, loss_metrics
 
 OTHER = "(other)"  # the row and column that gathers every character left out of a top-N table
@@ -460,43 +460,9 @@ def training_warnings(num_params: int, num_chars: int, history: Sequence[Progres
 # Sampling
 
 
-@torch.no_grad()
-def next_logits(model: CharLM, context: str) -> torch.Tensor:
-    """The model's logits (V,) for the character after `context`, started as `stream` starts."""
-    vocab = model.config.vocab
-    start = [BOUNDARY] if vocab.boundary else ([] if context else [vocab.start_token])
-    ids = start + vocab.encode(context)
-    window = model.max_context or (model.config.block_size if model.windowed else None)
-    if window:
-        ids = ids[-window:]
-    was_training = model.training
-    model.eval()
-    try:
-        logits, _ = model.decode(torch.tensor([ids], device=model.device), model.new_state())
-    finally:
-        model.train(was_training)
-    return logits[0, -1].float().cpu()
-
-
-def explain_choice(
-    model: CharLM,
-    context: str,
-    chosen: int,
-    temperature: float = 1.0,
-    top_k: int | None = None,
-    top_p: float | None = None,
-    alternatives: int = 5,
-) -> Token:
-    """The Token `stream` reports for writing `chosen` after `context`: its probability, the probability
-    it had after temperature, top-k and top-p, and the top alternatives. In lines mode this explains
-    the end of a line, which `stream` does not yield."""
-    logits = next_logits(model, context)
-    used = next_distribution(logits, temperature, top_k, top_p)
-    return explain_token(model.config.vocab, chosen, torch.softmax(logits, dim=-1), used, alternatives)
-
-
 def distribution_figure(
-    model: CharLM,
+    vocab: Vocab,
+    logits: torch.Tensor,
     context: str,
     temperature: float,
     top_k: int | None = None,
@@ -504,10 +470,9 @@ def distribution_figure(
     chosen: int | None = None,
     n: int = 20,
 ) -> go.Figure:
-    """The next-character distribution at temperature 1 beside the one actually sampled from
-    (temperature, then top-k and top-p): the effect of the sliders, drawn."""
-    vocab = model.config.vocab
-    logits = next_logits(model, context)
+    """The next-character distribution at temperature 1 beside the one sampled from (temperature, then
+    top-k and top-p): the effect of the sliders, drawn from the `logits` (V,) the sampler saw after
+    `context` (a Token's)."""
     raw = next_distribution(logits, 1.0)
     used = next_distribution(logits, temperature, top_k or None, top_p)
     order = torch.argsort(raw, descending=True)[: min(n, raw.numel())].tolist()
