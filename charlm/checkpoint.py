@@ -22,7 +22,7 @@ from safetensors.torch import load_file, save_file
 from charlm.data import Corpus
 from charlm.errors import CharlmError
 from charlm.models import MODELS, CharLM, check_config
-from charlm.train import TrainConfig, Trainer
+from charlm.train import TrainConfig, Trainer, loss_metrics
 
 VERSION = "0.1.0"
 CONFIG, WEIGHTS, METRICS, TRAINER_STATE, CARD = (
@@ -243,11 +243,11 @@ def model_card(config: dict, metrics: dict, repo_id: str | None = None) -> str:
         pipeline_tag="text-generation",
         tags=["character-level", "charlm", config["model_type"]],
     )
-    settings = {k: v for k, v in config.items() if k not in ("chars", "charlm_version", "train", "corpus")}
+    settings = {k: v for k, v in config.items() if k not in ("chars", *BESIDE_MODEL)}
     rows = "\n".join(f"| {k} | {v} |" for k, v in {**settings, **train}.items())
     val = metrics.get("val_loss")
     quality = (
-        f"Validation loss **{val:.4f} nats** per character ({val / math.log(2):.4f} bits per character), "
+        f"Validation loss **{val:.4f} nats** per character ({loss_metrics(val)['bpc']:.4f} bits per character), "
         f"after {metrics.get('steps', 0)} steps."
         if isinstance(val, (int, float))
         else "Not evaluated."
