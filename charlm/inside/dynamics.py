@@ -40,9 +40,10 @@ class Dynamics:
         dynamics.close()  # removes its hooks; what it recorded stays
 
     It arms itself for the next step to record (the first step, then every `every`-th and the last):
-    it copies the weight matrices, and during that step a gradient hook sums the squared gradients as
-    backward accumulates them (the norm before clipping) and forward hooks on tanh, ReLU, GELU and
-    recurrent layers measure the share of saturated or dead units on that batch. After the step:
+    it copies the weight matrices and hooks into the model: during that step a gradient hook sums the
+    squared gradients as backward accumulates them (the norm before clipping), and forward hooks on tanh,
+    ReLU, GELU and recurrent layers measure the share of saturated or dead units on that batch. The
+    hooks come off after it, so the steps between run as they would without the recorder. Then:
 
     - `grad_norm`: the global gradient norm, before clipping;
     - `ratio[name]`: the update-to-weight ratio of each weight matrix, std(W_after - W_before) / std(W_before):
@@ -74,15 +75,17 @@ class Dynamics:
         self.grad_norm: list[float] = []
         self.ratio: dict[str, list[float]] = {n: [] for n in self.matrices}
         self.saturation: dict[str, list[float]] = {n: [] for n in layers}
-        self._handles = [m.register_forward_hook(self._forward_hook(n)) for n, m in layers.items()]
-        self._handles += [
-            p.register_post_accumulate_grad_hook(self._grad_hook)
-            for p in model.parameters()
-            if p.requires_grad
-        ]
+        self._layers = layers
+        self._handles: list = []
         self._arm()
 
     def _arm(self) -> None:
+        self._handles = [m.register_forward_hook(self._forward_hook(n)) for n, m in self._layers.items()]
+        self._handles += [
+            p.register_post_accumulate_grad_hook(self._grad_hook)
+            for p in self.model.parameters()
+            if p.requires_grad
+        ]
         self._armed = True
         self._before = {n: p.detach().clone() for n, p in self.matrices.items()}
         self._squares = 0.0
@@ -105,7 +108,7 @@ class Dynamics:
 
     def __call__(self, event: Progress) -> None:
         if self._armed:
-            self._armed = False
+            self._disarm()
             if self._grads:  # else no step ran since arming (a resumed or stopped run): nothing to record
                 self._record(event)
         upcoming = event.step + 1
@@ -138,9 +141,12 @@ class Dynamics:
             ]:
                 series[:] = series[::2]
 
-    def close(self) -> None:
-        """Remove the hooks from the model; the records stay."""
+    def _disarm(self) -> None:
         for h in self._handles:
             h.remove()
         self._handles = []
         self._armed = False
+
+    def close(self) -> None:
+        """Remove the hooks from the model (the records stay): call it when training stops early."""
+        self._disarm()
