@@ -10,7 +10,7 @@ import gradio as gr
 
 from charlm.errors import CharlmError, check_real, check_whole
 from charlm.models import Setting
-from charlm.playground.settings import MAX_CHARS
+from charlm.playground import settings
 
 log = logging.getLogger("charlm.playground")
 
@@ -116,9 +116,9 @@ whole, real = check_whole, check_real  # widget values: short names, since every
 
 def check_text(text: str | None) -> str:
     text = text or ""
-    if len(text) > MAX_CHARS:
+    if len(text) > settings.MAX_CHARS:  # read now, not at import: a test or a host may lower it
         raise CharlmError(
-            f"the text has {len(text):,} characters; the playground trains on up to {MAX_CHARS:,}. "
+            f"the text has {len(text):,} characters; the playground trains on up to {settings.MAX_CHARS:,}. "
             "Use a part of it, or train on the whole with `python -m charlm train`."
         )
     return text

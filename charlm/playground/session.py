@@ -13,8 +13,10 @@ import torch
 
 from charlm import viz
 from charlm.checkpoint import Checkpoint
+from charlm.errors import CharlmError
+from charlm.inside import Dynamics, Snapshots
 from charlm.models import MODELS, CharLM
-from charlm.playground.settings import MAX_TRAIN_SECONDS
+from charlm.playground import settings
 from charlm.train import Progress, TrainConfig, Trainer
 
 SESSION = "This session's model"  # how pickers name the session's model beside saved checkpoints
@@ -29,6 +31,9 @@ class Workspace:
     history: list[Progress] = field(default_factory=list)
     refs: dict[str, float] = field(default_factory=dict)  # reference losses for the chart
     metrics: dict = field(default_factory=dict)
+    # recorded while training here, for the Look inside tab (None: the rung has no such thing)
+    snapshots: Snapshots | None = None
+    dynamics: Dynamics | None = None
 
     @property
     def text(self) -> str | None:
@@ -59,6 +64,20 @@ class Workspace:
         else:
             state = None
         return None if state is None else {k: v.clone() for k, v in state.items()}
+
+
+def recorders(model: CharLM, every: int) -> tuple[Snapshots | None, Dynamics | None]:
+    """What the Look inside tab shows of a training: embedding snapshots at each evaluation and the
+    training dynamics every `every` steps, for the rungs that have them."""
+    try:
+        snapshots = Snapshots(model)
+    except CharlmError:  # no embedding table (the count bigram)
+        snapshots = None
+    try:
+        dynamics = Dynamics(model, every=every)
+    except CharlmError:  # no gradients to record (counting, the rungs from scratch)
+        dynamics = None
+    return snapshots, dynamics
 
 
 def describe_workspace(ws: Workspace | None) -> str:
@@ -135,7 +154,7 @@ def stop_reason(stopping: threading.Event, deadline: float, stopped: str) -> str
     if stopping.is_set():
         return stopped
     if time.monotonic() > deadline:
-        return f"stopped at the playground's limit of {viz.duration(MAX_TRAIN_SECONDS)}"
+        return f"stopped at the playground's limit of {viz.duration(settings.MAX_TRAIN_SECONDS)}"
     return ""
 
 
