@@ -1,23 +1,21 @@
-"""Fixtures for the app's tests, loaded with `pytest_plugins = ["app_fixtures"]`: the playground served
-in-process on a free port with its checkpoints in a temporary folder, a headless Debian chromium, a
-folder for screenshots, and waiting for a condition with a deadline."""
+"""The playground tests' fixtures, loaded with `pytest_plugins = ["playground_fixtures"]` (a plugin, not
+a conftest.py, which would shadow tests/conftest.py's helpers): a session with a small trained MLP, the
+checkpoints folder in a temporary place, the playground served in-process on a free port, a headless
+Debian chromium, a folder for screenshots, and waiting for a condition with a deadline."""
 
 import os
 import socket
-import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import torch
+from playground_helpers import trained, wait_until
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # app.py lives at the repository root, beside the charlm package
-    sys.path.insert(0, str(ROOT))
+from charlm.compare import blas_threads, set_blas_threads
+from charlm.playground import build_demo, launch, settings
 
-import app  # noqa: E402
-
+ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -30,13 +28,18 @@ CHROMIUM_ARGS = [
 OUTPUT = ROOT / "test-output"  # git-ignored
 
 
-def wait_until(condition, timeout: float = 60, what: str = "the condition") -> None:
-    """Poll `condition` until it holds; fail naming `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.05)
+@pytest.fixture(scope="module")
+def ws():
+    """A session with a small MLP trained on names."""
+    return trained()[-1]["ws"]
+
+
+@pytest.fixture
+def checkpoints(tmp_path, monkeypatch) -> Path:
+    """The playground's checkpoints folder, in a temporary place."""
+    root = tmp_path / "checkpoints"
+    monkeypatch.setattr(settings, "CHECKPOINTS", root)
+    return root
 
 
 @pytest.fixture
@@ -61,17 +64,20 @@ class Served:
 def served(tmp_path_factory: pytest.TempPathFactory):
     """The playground as `python app.py` serves it, on a free port, saving into a temporary folder."""
     checkpoints = tmp_path_factory.mktemp("checkpoints")
-    threads = torch.get_num_threads()
+    threads, blas = torch.get_num_threads(), blas_threads()
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(app, "CHECKPOINTS", checkpoints)
-        _, url, _ = app.launch(
-            prevent_thread_lock=True, quiet=True, server_name="127.0.0.1", server_port=free_port()
+        mp.setattr(settings, "CHECKPOINTS", checkpoints)
+        demo = build_demo()
+        _, url, _ = launch(
+            demo, prevent_thread_lock=True, quiet=True, server_name="127.0.0.1", server_port=free_port()
         )
         try:
             yield Served(url, checkpoints)
         finally:
-            app.demo.close()
+            demo.close()
             torch.set_num_threads(threads)
+            if blas:
+                set_blas_threads(blas)
 
 
 @pytest.fixture(scope="module")
