@@ -9,20 +9,22 @@ from pathlib import Path
 from charlm.checkpoint import is_checkpoint, list_checkpoints, load_checkpoint, resume, save_checkpoint
 from charlm.data import MODES, make_split, read_text
 from charlm.errors import CharlmError
-from charlm.models import DEFAULT_MODEL, MODELS, SETTINGS, build_model, model_config
+from charlm.models import DEFAULT_MODEL, MODELS, SETTINGS, build_model, model_config, shown_default
 from charlm.sampling import sample, stream
 from charlm.train import TrainConfig, Trainer, evaluate, loss_metrics, new_trainer
 
 
-def model_options() -> dict[str, tuple[type, str]]:
-    """option -> (type, help), generated from the settings the models declare: each option's help
-    names the models that have it, with each one's default."""
+def model_options() -> dict[str, tuple]:
+    """option -> (type, help) or, for a choice, (type, help, choices), generated from the settings the
+    models declare: each option's help names the models that have it, with each one's default."""
     options = {}
     for name in SETTINGS:
         having = [(model, s) for model, cls in MODELS.items() for s in cls.settings() if s.name == name]
         if having:
-            defaults = ", ".join(f"{model} {s.default:g}" for model, s in having)
-            options[name] = (having[0][1].kind, f"{SETTINGS[name][1]} Default: {defaults}")
+            defaults = ", ".join(f"{model} {shown_default(s)}" for model, s in having)
+            first = having[0][1]
+            option = (first.kind, f"{SETTINGS[name][1]} Default: {defaults}")
+            options[name] = (*option, first.choices) if first.choices else option
     return options
 
 
@@ -52,11 +54,12 @@ def add_options(
     parser: argparse.ArgumentParser, options: dict, title: str, defaults: object | None = None
 ) -> None:
     group = parser.add_argument_group(title)
-    for name, (kind, text) in options.items():
+    for name, (kind, text, *choices) in options.items():
         default = None if name in ("lr", "steps") else getattr(defaults, name, None)  # each model's own
         group.add_argument(
             "--" + name.replace("_", "-"),
             type=kind,
+            choices=choices[0] if choices else None,
             default=None,
             help=text + (f" (default {default})" if default is not None else ""),
         )

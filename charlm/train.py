@@ -186,6 +186,7 @@ class Trainer:
         # the NumPy models compute on the CPU, whatever the device setting
         self.device = torch.device("cpu") if model.trains_itself else resolve_device(config.device)
         self.T = sequence_length(model, corpus.train)
+        model.check_budget(config.steps, config.batch_size * self.T)  # the scalar-autograd rung's refusal
         if (
             corpus.mode == "text"
             and not model.windowed

@@ -4,12 +4,13 @@ What each model is (its title, description, settings and training defaults) is d
 from dataclasses import fields
 
 from charlm.errors import CharlmError
-from charlm.models.base import SETTINGS, CharLM, ModelConfig, Setting, lm_loss
+from charlm.models.base import SETTINGS, CharLM, ModelConfig, Setting, declared_settings, lm_loss
 from charlm.models.bigram import BigramConfig, CountBigram, NeuralBigram, NeuralBigramConfig
 from charlm.models.mlp import MLP, MLPConfig
 from charlm.models.numpy_models import NumpyBigram, NumpyBigramConfig, NumpyMLP, NumpyMLPConfig
 from charlm.models.rnn import GRU, LSTM, RNN, RNNConfig
 from charlm.models.transformer import Transformer, TransformerConfig
+from charlm.models.value_mlp import ValueMLP, ValueMLPConfig
 
 MODELS: dict[str, type[CharLM]] = {  # in the order of the ladder
     "bigram": CountBigram,
@@ -21,6 +22,7 @@ MODELS: dict[str, type[CharLM]] = {  # in the order of the ladder
     "transformer": Transformer,
     "numpy-bigram": NumpyBigram,
     "numpy-mlp": NumpyMLP,
+    "value-mlp": ValueMLP,
 }
 DEFAULT_MODEL = "transformer"  # what the CLI and the playground train when no model is named
 VOCAB_FIELDS = ("model_type", "chars", "mode")  # what the text decides, not the person
@@ -69,6 +71,9 @@ def check_config(config: ModelConfig) -> None:
             raise CharlmError(f"dropout must be at least 0 and below 1, not {value!r}.")
         if f.name == "smoothing" and value < 0:
             raise CharlmError(f"smoothing must be 0 or more, not {value!r}.")
+    for s in declared_settings(type(config)):
+        if s.choices:
+            s.check(getattr(config, s.name))
     n_embd, n_head = getattr(config, "n_embd", None), getattr(config, "n_head", None)
     if n_head and n_embd % n_head:
         raise CharlmError(
@@ -80,11 +85,16 @@ def build_model(config: ModelConfig) -> CharLM:
     return model_class(config.model_type)(config)
 
 
+def shown_default(s: Setting) -> str:
+    """A setting's default as people read it: 8, 0.1, tanh."""
+    return s.default if s.choices else f"{s.default:g}"
+
+
 def ladder_table() -> str:
     """The README's table of the ladder, as Markdown, from the models' own declarations."""
     rows = ["| name | what it is | settings (default) | lr, steps |", "| --- | --- | --- | --- |"]
     for name, cls in MODELS.items():
-        shown = ", ".join(f"`{s.name}` {s.default:g}" for s in cls.settings()) or "none"
+        shown = ", ".join(f"`{s.name}` {shown_default(s)}" for s in cls.settings()) or "none"
         rows.append(
             f"| `{name}` | **{cls.title}.** {cls.description} | {shown} | {cls.default_lr:g}, {cls.default_steps:,} |"
         )
@@ -112,4 +122,6 @@ __all__ = [
     "TransformerConfig",
     "NumpyBigramConfig",
     "NumpyMLPConfig",
+    "ValueMLPConfig",
+    "shown_default",
 ]

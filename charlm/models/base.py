@@ -17,7 +17,7 @@ from charlm.errors import CharlmError
 # Every setting a person may change, by field name: its label, what it does, and the range the playground
 # offers. A model declares which of them it has, with its own default (and, where it reads differently
 # for that model, its own explanation) through `setting(...)` on its config's field.
-SETTINGS = {  # name -> (label, explanation, low, high, step)
+SETTINGS = {  # name -> (label, explanation, low, high, step), or (label, explanation, choices)
     "block_size": ("Context length", "How many previous characters the model reads.", 1, 256, 1),
     "n_embd": ("Embedding size", "Length of the vector that stands for each character.", 8, 512, 8),
     "n_hidden": ("Hidden size", "Width of the hidden layer, or size of the recurrent state.", 8, 1024, 8),
@@ -25,6 +25,11 @@ SETTINGS = {  # name -> (label, explanation, low, high, step)
     "n_head": ("Attention heads", "Attention patterns per layer; must divide the embedding size.", 1, 16, 1),
     "dropout": ("Dropout", "Share of activations zeroed while training; fights overfitting.", 0, 0.9, 0.05),
     "smoothing": ("Smoothing", "Count added to every pair, so unseen pairs keep a chance.", 0, 10, 0.1),
+    "activation": (
+        "Activation",
+        "What each hidden unit applies to its sum: tanh squashes it into (-1, 1), relu keeps it if positive.",
+        ("tanh", "relu"),
+    ),
 }
 
 
@@ -44,10 +49,17 @@ class Setting:
     high: float
     step: float
     default: Any
-    kind: type  # int or float
+    kind: type  # int, float, or str for a choice
+    choices: tuple[str, ...] = ()  # a choice's options (its low, high and step are 0)
 
     def check(self, value: Any) -> Any:
         """`value` as this setting's kind, refused with a message naming the setting when out of range."""
+        if self.choices:
+            if value not in self.choices:
+                raise CharlmError(
+                    f"{self.label} ({self.name}) must be one of {', '.join(self.choices)}, not {value!r}."
+                )
+            return value
         what = "a whole number" if self.kind is int else "a number"
         wanted = f"{self.label} ({self.name}) must be {what} from {self.low:g} to {self.high:g}"
         if value is None or value == "":
@@ -69,10 +81,13 @@ def declared_settings(config_class: type) -> list[Setting]:
     for f in fields(config_class):
         if not f.metadata.get("setting"):
             continue
-        label, explanation, low, high, step = SETTINGS[f.name]
-        kind = float if isinstance(f.default, float) else int
+        label, explanation, *bounds = SETTINGS[f.name]
         explanation = f.metadata["explanation"] or explanation
-        out.append(Setting(f.name, label, explanation, low, high, step, f.default, kind))
+        if len(bounds) == 1:  # a choice
+            out.append(Setting(f.name, label, explanation, 0, 0, 0, f.default, str, tuple(bounds[0])))
+            continue
+        kind = float if isinstance(f.default, float) else int
+        out.append(Setting(f.name, label, explanation, *bounds, f.default, kind))
     return out
 
 
@@ -149,6 +164,10 @@ class CharLM(
 
     def decode(self, idx: torch.Tensor, state: Any = None) -> tuple[torch.Tensor, Any]:
         raise NotImplementedError
+
+    def check_budget(self, steps: int, examples_per_step: int) -> None:
+        """Refuse, before training starts, a run this model could not finish in reasonable time (the
+        scalar-autograd rung); every other model trains at any size the settings allow."""
 
     def new_state(self) -> Any:
         """The state to start incremental decoding from (None: the model builds it on the first call)."""

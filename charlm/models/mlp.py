@@ -1,5 +1,5 @@
 """The MLP of Bengio et al. (2003), as in makemore: embed the previous `block_size` characters,
-concatenate, pass through tanh hidden layers, read out logits."""
+concatenate, pass through tanh (or relu) hidden layers, read out logits."""
 
 from dataclasses import dataclass
 
@@ -14,8 +14,9 @@ class MLPConfig(ModelConfig):
     block_size: int = setting(4)  # characters of context
     n_embd: int = setting(16)  # size of each character's embedding
     n_hidden: int = setting(128, "Width of each hidden layer.")
-    n_layer: int = setting(1, "How many tanh hidden layers are stacked.")
+    n_layer: int = setting(1, "How many hidden layers are stacked.")
     dropout: float = setting(0.0)
+    activation: str = setting("tanh")
 
 
 class MLP(CharLM):
@@ -34,15 +35,19 @@ class MLP(CharLM):
         self.wte = nn.Embedding(config.vocab_size, config.n_embd)
         layers: list[nn.Module] = []
         width = config.block_size * config.n_embd
+        activation = {"tanh": nn.Tanh, "relu": nn.ReLU}[config.activation]
         for _ in range(config.n_layer):
-            layers += [nn.Linear(width, config.n_hidden), nn.Tanh(), nn.Dropout(config.dropout)]
+            layers += [nn.Linear(width, config.n_hidden), activation(), nn.Dropout(config.dropout)]
             width = config.n_hidden
         self.hidden = nn.Sequential(*layers)
         self.lm_head = nn.Linear(width, config.vocab_size)
         self.apply(self._init_weights)
-        for m in self.hidden:  # tanh layers want a larger scale than 0.02 to learn quickly (Kaiming)
+        # hidden layers want a larger scale than 0.02 to learn quickly: Kaiming's, with the gain that keeps
+        # the activations' size from layer to layer (5/3 for tanh, sqrt(2) for relu, which zeroes half)
+        gain = {"tanh": 5 / 3, "relu": 2**0.5}[config.activation]
+        for m in self.hidden:
             if isinstance(m, nn.Linear):
-                nn.init.normal_(m.weight, std=(5 / 3) / m.in_features**0.5)
+                nn.init.normal_(m.weight, std=gain / m.in_features**0.5)
 
     def decode(self, idx, state=None):
         bs = self.config.block_size

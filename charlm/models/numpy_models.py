@@ -85,7 +85,7 @@ class NumpyMLPConfig(ModelConfig):
 
 
 class NumpyLM(CharLM):
-    """What both NumPy models share. The weights are float32 torch buffers, so the registry, the
+    """What the from-scratch rungs share (the NumPy models, and the scalar-autograd MLP). The weights are float32 torch buffers, so the registry, the
     safetensors checkpoints, `evaluate` and the sampler treat them like any rung, but every number is
     computed in NumPy on views of them: no autograd anywhere. float32 like the PyTorch rungs (the speed
     comparison is fair and checkpoints the same size); `gradient_check` recomputes in float64.
@@ -126,9 +126,15 @@ class NumpyLM(CharLM):
 
     def loss_and_grads(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, dict[str, np.ndarray]]:
         """The loss of batch (x, y) and the gradient of every weight, all by hand."""
-        p = self.weights()
-        logits, cache = self.numpy_forward(p, self.contexts(x)[0])
-        loss, dlogits = cross_entropy(logits, y.reshape(-1).cpu().numpy())
+        return self.hand_gradients(self.weights(), self.contexts(x)[0], y.reshape(-1).cpu().numpy())
+
+    def hand_gradients(
+        self, p: dict[str, np.ndarray], ctx: np.ndarray, targets: np.ndarray
+    ) -> tuple[float, dict[str, np.ndarray]]:
+        """The loss of weights `p` on contexts `ctx` (N, context_size) and `targets` (N,), and each
+        weight's gradient, computed the way this rung computes them: here the backward pass by hand."""
+        logits, cache = self.numpy_forward(p, ctx)
+        loss, dlogits = cross_entropy(logits, targets)
         return loss, self.numpy_backward(p, cache, dlogits)
 
     def sgd_step(self, grads: dict[str, np.ndarray], lr: float, grad_clip: float = 0.0) -> None:
@@ -285,7 +291,7 @@ def gradient_check(
     if not isinstance(model, NumpyLM):
         raise CharlmError(
             f"the gradient check compares hand-written gradients; {model.config.model_type!r} has none. "
-            "Choose numpy-bigram or numpy-mlp."
+            "Choose numpy-bigram or numpy-mlp, or value-mlp (scalar autograd)."
         )
     T = max(1, min(16, corpus.train.longest))
     x, y = get_batch(corpus.train, batch_size, T, torch.Generator().manual_seed(seed))
@@ -296,8 +302,7 @@ def gradient_check(
     def loss_at(p: dict) -> float:
         return cross_entropy(model.numpy_forward(p, ctx)[0], targets)[0]
 
-    logits, cache = model.numpy_forward(p, ctx)
-    grads = model.numpy_backward(p, cache, cross_entropy(logits, targets)[1])
+    grads = model.hand_gradients(p, ctx, targets)[1]
 
     twin = model.torch_twin()
     _, loss = twin(x, y)
