@@ -33,6 +33,8 @@ def checkpoints_view(selected: str | None = None) -> dict:
             choices=names, value=selected if selected in names else (names[0] if names else None)
         ),
         "source": gr.update(choices=[SESSION, *names]),
+        "inside_source": gr.update(choices=[SESSION, *names]),
+        "against": gr.update(choices=["(none)", SESSION, *names]),
     }
 
 
@@ -201,8 +203,14 @@ def layout() -> Tab:
 # Wiring. Returns the outputs that list the checkpoints, for the page's load event.
 
 
-def wire(t: Tab, train: Tab, sample_tab: Tab, ws: gr.State, session: gr.Markdown) -> dict:
-    listing = {"table": t.table, "chosen": t.chosen, "source": sample_tab.source}
+def wire(t: Tab, train: Tab, sample_tab: Tab, ws: gr.State, session: gr.Markdown, inside: Tab) -> dict:
+    listing = {
+        "table": t.table,
+        "chosen": t.chosen,
+        "source": sample_tab.source,
+        "inside_source": inside.source,
+        "against": inside.against,
+    }
     saved = {"status": t.status, "session": session, **listing}
     on(t.save.click, save, [ws, t.name, t.overwrite], saved, api_name="save", show_progress="hidden")
     loaded = {"ws": ws, "status": t.status, "session": session, "mode": train.mode}

@@ -8,7 +8,15 @@ import torch
 
 from charlm import viz
 from charlm.compare import set_blas_threads
-from charlm.playground import bigram_tab, checkpoints_tab, sample_tab, scratch_tab, settings, train_tab
+from charlm.playground import (
+    bigram_tab,
+    checkpoints_tab,
+    inside_tab,
+    sample_tab,
+    scratch_tab,
+    settings,
+    train_tab,
+)
 from charlm.playground.checkpoints_tab import checkpoints_view
 from charlm.playground.common import on
 from charlm.playground.session import describe_workspace, end_session
@@ -42,6 +50,8 @@ def build_demo() -> gr.Blocks:
                 table = bigram_tab.layout()
             with gr.Tab("Sample", id="sample"):
                 sample = sample_tab.layout()
+            with gr.Tab("Look inside", id="inside"):
+                inside = inside_tab.layout()
             with gr.Tab("Checkpoints", id="checkpoints"):
                 saved = checkpoints_tab.layout()
             with gr.Tab("From scratch (NumPy)", id="scratch"):
@@ -49,8 +59,9 @@ def build_demo() -> gr.Blocks:
         train_tab.wire(train, ws, session)
         bigram_tab.wire(table, bigram, train, ws)
         sample_tab.wire(sample, train, ws, run)
-        listing = checkpoints_tab.wire(saved, train, sample, ws, session)
+        listing = checkpoints_tab.wire(saved, train, sample, ws, session, inside)
         scratch_tab.wire(scratch, train, ws)
+        inside_tab.wire(inside, ws)
         on(demo.load, checkpoints_view, None, listing, api_visibility="undocumented")
         demo.unload(end_session)
     return demo

@@ -27,6 +27,7 @@ from charlm.playground.session import (
     TRAINING,
     Workspace,
     describe_workspace,
+    recorders,
     session_of,
     stop_reason,
 )
@@ -200,6 +201,7 @@ def train(
     )  # fmt: skip
     refs = viz.baselines(trainer.corpus)
     new = Workspace(trainer.model, source, trainer=trainer, history=history, refs=refs)
+    new.snapshots, new.dynamics = recorders(trainer.model, every=max(1, trainer.config.steps // 200))
     num_params, num_chars = trainer.model.num_params(), len(trainer.corpus.train.tokens)
     samples: list[str] = []
     with TRAINING.run(session_of(request)) as stopping:
@@ -228,6 +230,9 @@ def train_steps(trainer: Trainer, new: Workspace, old: Workspace | None, stoppin
     try:
         for event in trainer.run():
             history.append(event)
+            for record in (new.snapshots, new.dynamics):
+                if record is not None:
+                    record(event)
             if event.val_loss is not None:
                 samples.insert(0, f"step {event.step:>5}: {live_sample(trainer.model)}")
                 del samples[12:]
@@ -242,6 +247,9 @@ def train_steps(trainer: Trainer, new: Workspace, old: Workspace | None, stoppin
     except CharlmError:  # diverged: the session keeps its previous model
         yield train_view(old, trainer.last, history, refs, samples, [], "failed: the previous model is kept")
         raise
+    finally:
+        if new.dynamics is not None:
+            new.dynamics.close()  # no hooks left on the model when training stops early
     return ""
 
 
