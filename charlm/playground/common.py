@@ -81,7 +81,9 @@ def by_name(fn, names: list[str]):
     yield) dicts keyed by output name, so adding an output shifts nothing. This turns such a handler into
     one Gradio can call: each dict becomes a tuple in the order of `names`, with gr.skip() for a name it
     leaves out. The signature stays the handler's (functools.wraps), so gr.Request injection and the API
-    page see the real parameters."""
+    page see the real parameters; but Gradio injects a request only into parameters before a `*values`,
+    so a keyword-only `request` is moved to the front for Gradio and handed on by keyword."""
+    moved = keyword_request(fn)
 
     def ordered(values: dict):
         unknown = set(values) - set(names)
@@ -89,20 +91,38 @@ def by_name(fn, names: list[str]):
         out = tuple(values.get(name, gr.skip()) for name in names)
         return out[0] if len(out) == 1 else out
 
+    def call(args, kwargs):
+        if moved:
+            request, *args = args
+            kwargs = {**kwargs, "request": request}
+        return fn(*args, **kwargs)
+
     if inspect.isgeneratorfunction(fn):
 
         @functools.wraps(fn)
-        def generator(*args, **kwargs):
-            for values in fn(*args, **kwargs):
+        def wired(*args, **kwargs):
+            for values in call(args, kwargs):
                 yield ordered(values)
 
-        return generator
+    else:
 
-    @functools.wraps(fn)
-    def plain(*args, **kwargs):
-        return ordered(fn(*args, **kwargs))
+        @functools.wraps(fn)
+        def wired(*args, **kwargs):
+            return ordered(call(args, kwargs))
 
-    return plain
+    if moved:
+        params = list(inspect.signature(fn).parameters.values())
+        request = params.pop(params.index(moved)).replace(
+            kind=inspect.Parameter.POSITIONAL_ONLY, default=inspect.Parameter.empty
+        )
+        wired.__signature__ = inspect.signature(fn).replace(parameters=[request, *params])
+    return wired
+
+
+def keyword_request(fn) -> inspect.Parameter | None:
+    """`fn`'s `request` parameter when it is keyword-only (after `*values`), where Gradio misses it."""
+    param = inspect.signature(fn).parameters.get("request")
+    return param if param is not None and param.kind is inspect.Parameter.KEYWORD_ONLY else None
 
 
 def on(event, fn, inputs, outputs: dict, **options):

@@ -7,7 +7,7 @@ import pytest
 from gradio_client import Client
 
 from charlm.models import MODELS
-from charlm.playground import train_tab
+from charlm.playground import sample_tab, train_tab
 from charlm.playground.session import SESSION
 
 NAMES = (  # one item per line, enough for every rung to learn something in a few dozen steps
@@ -44,6 +44,12 @@ def trained(
     """Run the train handler to the end; returns every update it yielded (dicts by output name)."""
     args = (ws, text, mode, model, continue_training, steps, 16, 1e-2, 3, *values(**overrides))
     return list(train_tab.train(*args, request=request))
+
+
+def generated(ws, prompt="", source=SESSION, text=NAMES, **options) -> list[dict]:
+    """Run the Sample tab's generate handler to the end; returns every update it yielded."""
+    o = dict(temperature=1.0, top_k=0, top_p=1.0, length=40, num_samples=3, seed=5, colour=True) | options
+    return list(sample_tab.generate(ws, source, text, prompt, *o.values()))
 
 
 def wait_until(condition, timeout: float = 60, what: str = "the condition") -> None:

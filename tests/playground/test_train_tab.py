@@ -1,6 +1,7 @@
 """The Train tab's handlers called directly: examples and uploads, the summary before training, the
 model picker, training that streams and stops, and clear errors that keep the session's model."""
 
+import inspect
 import logging
 from types import SimpleNamespace
 
@@ -270,3 +271,15 @@ def test_the_playgrounds_time_limit_stops_training_and_keeps_the_model(monkeypat
     last = trained(steps=10_000)[-1]
     assert last["ws"].trainer.step < 10_000 and "| validation |" in last["metrics"]
     assert f"stopped at the playground&#x27;s limit of {viz.duration(0)}" in last["progress"]
+
+
+def test_a_request_after_the_values_reaches_the_handler_as_gradio_passes_it():
+    """Gradio injects gr.Request only into parameters before `*values`: the wiring moves it there."""
+
+    def handler(a, *values, request: gr.Request | None = None):
+        return {"got": (a, values, request)}
+
+    wired = common.by_name(handler, ["got"])
+    assert list(inspect.signature(wired).parameters)[:2] == ["request", "a"]
+    assert wired("the request", 1, 2, 3) == (1, (2, 3), "the request")
+    assert list(inspect.signature(common.by_name(train, ["ws"])).parameters)[:2] == ["request", "ws"]
