@@ -45,7 +45,8 @@ def value_logits(w: dict[str, list], ctx: list[int]) -> list[Value]:
 
 def value_loss(w: dict[str, list], ctx: list[int], target: int, scale: float = 1.0) -> Value:
     """scale × the cross-entropy of one prediction, as the root of its Value graph."""
-    return cross_entropy(value_logits(w, ctx), target) * scale
+    loss = cross_entropy(value_logits(w, ctx), target)
+    return loss if scale == 1 else loss * scale
 
 
 def numpy_forward(p: dict[str, np.ndarray], ctx: np.ndarray) -> tuple[np.ndarray, None]:
