@@ -8,6 +8,7 @@ from collections import Counter
 
 import pytest
 import torch
+from conftest import own
 
 from charlm import viz
 from charlm.data import Corpus, Vocab, make_split, split_lines
@@ -24,7 +25,9 @@ def tiny(name: str, text: str = TEXT, mode: str = "text", steps: int = 0, **sett
     corpus = Corpus.from_text(text, mode)
     torch.manual_seed(0)
     options = dict(block_size=8, n_embd=16, n_hidden=32, n_layer=1, n_head=2)
-    model = build_model(model_config(name, chars=corpus.vocab.chars, mode=mode, **{**options, **settings}))
+    model = build_model(
+        model_config(name, chars=corpus.vocab.chars, mode=mode, **own(name, {**options, **settings}))
+    )
     if steps:
         config = TrainConfig(
             steps=steps, batch_size=8, lr=1e-2, eval_interval=steps, eval_tokens=256, device="cpu"
