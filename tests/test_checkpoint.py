@@ -337,3 +337,11 @@ def test_a_hand_edited_setting_is_named(tmp_path):
     (path / "config.json").write_text(json.dumps(config))
     with pytest.raises(CharlmError, match=r"config.json holds a setting .*n_head \(3\)"):
         load_checkpoint(path)
+
+
+def test_a_hand_edited_setting_the_model_lacks_refuses_to_load_with_its_name(saved, tmp_path):
+    path = copy_checkpoint(saved, tmp_path)
+    config = json.loads((path / "config.json").read_text())
+    (path / "config.json").write_text(json.dumps({**config, "n_embdd": 64}))  # a typo, by hand
+    with pytest.raises(CharlmError, match="config.json holds setting.s. n_embdd"):
+        load_checkpoint(path)

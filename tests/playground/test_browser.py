@@ -4,13 +4,15 @@ tab lands in test-output/. Without chromium these tests skip locally and fail in
 
 import pytest
 
-import app
+from charlm.playground import settings
+from charlm.playground.session import TRAINING
+from charlm.playground.train_tab import load_example
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.filterwarnings("ignore::DeprecationWarning:gradio.queueing"),  # Gradio's own use of pandas
 ]
-pytest_plugins = ["app_fixtures"]  # served, browser, screenshots, wait_for
+pytest_plugins = ["playground_fixtures"]  # served, browser, screenshots, wait_for
 
 TRAP = "<img src=x onerror=window.pwned=1>"  # a line of the text, then a prompt: it must stay text
 NAMES = [
@@ -62,7 +64,7 @@ def test_train_watch_sample_and_save_in_the_browser(served, browser, screenshots
 
         # The example is in the box at start-up, with its summary and the parameter count.
         text = page.locator("#train-text textarea")
-        assert text.input_value().startswith(app.load_example(next(iter(app.EXAMPLES)))[0][:50])
+        assert text.input_value().startswith(load_example(next(iter(settings.EXAMPLES)))[0][:50])
         assert "parameters" in page.locator("#param-count").inner_text()
 
         # Paste a text, train a few hundred steps, and watch the validation curve grow while it trains.
@@ -158,7 +160,7 @@ def test_stop_keeps_the_model_and_closing_the_page_ends_training(served, browser
     )
     page.locator("#stop-button").click()
     page.wait_for_function("document.querySelector('#train-metrics').innerText.includes('perplexity')")
-    wait_for(lambda: app.TRAINING.count == 0, what="training to end after Stop")
+    wait_for(lambda: TRAINING.count == 0, what="training to end after Stop")
     assert "stopped: the model is kept as trained so far" in page.locator("#train-progress").inner_text()
     assert "Transformer" in page.locator("#session-model").inner_text()  # the model, as trained so far
     assert page.get_by_text("Error", exact=True).count() == 0
@@ -166,6 +168,43 @@ def test_stop_keeps_the_model_and_closing_the_page_ends_training(served, browser
 
     # Closing the page mid-training ends the training too.
     page.locator("#train-button").click()
-    wait_for(lambda: app.TRAINING.count == 1, what="the second training to start")
+    wait_for(lambda: TRAINING.count == 1, what="the second training to start")
     page.close()
-    wait_for(lambda: app.TRAINING.count == 0, what="training to end after the page closed")
+    wait_for(lambda: TRAINING.count == 0, what="training to end after the page closed")
+
+
+def test_the_from_scratch_tab_in_the_browser(served, browser, screenshots):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.goto(served.url)
+        page.get_by_role("tab", name="From scratch (NumPy)").click()
+        page.locator("#compare-steps input").fill("60")
+        page.locator("#compare-steps input").press("Tab")
+        page.locator("#compare-button").click()
+        page.wait_for_function(
+            "document.querySelector('#compare-results').innerText.includes('the speed of')", timeout=90_000
+        )
+        names = page.evaluate(
+            "Array.from(document.querySelector('#compare-plot .js-plotly-plot').data, t => t.name)"
+        )
+        assert names == [
+            "numpy-bigram validation",
+            "numpy-bigram train",
+            "neural-bigram validation",
+            "neural-bigram train",
+        ]
+        page.get_by_label("numpy-mlp", exact=True).check()
+        page.locator("#check-button").click()
+        page.wait_for_function(
+            "document.querySelector('#gradient-check').innerText.includes('agrees with autograd')",
+            timeout=60_000,
+        )
+        assert page.locator("#gradient-check tbody tr").count() == 5  # numpy-mlp: C, W1, b1, W2, b2
+        page.screenshot(path=screenshots / "scratch.png", full_page=True)
+    except Exception:
+        page.screenshot(path=screenshots / "failure.png", full_page=True)
+        raise
+    assert errors == []
+    page.close()

@@ -1,25 +1,23 @@
 """The playground's Hub features against the FakeHub on 127.0.0.1: the Share section pushes and pulls
 (handlers directly and through gradio_client), the Sample tab loads a repo id, the token never comes
-back, and a Space gets its caps and its notices."""
-
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
+back."""
 
 import gradio as gr
 import pytest
 import torch
-from gradio_client import Client
 from gradio_client.exceptions import AppError
 from hub_server import READ_TOKEN, WRITE_TOKEN, FakeHub, use_fake_hub
 from huggingface_hub import HfApi
+from playground_helpers import client, values
 
-import app
 from charlm.checkpoint import load_checkpoint
+from charlm.playground import settings
+from charlm.playground.checkpoints_tab import pull_into_session, save, share
+from charlm.playground.session import SESSION
+from charlm.playground.train_tab import train
+from charlm.sampling import sample
 
-pytest_plugins = ["app_fixtures"]  # served
+pytest_plugins = ["playground_fixtures"]  # served
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:gradio.queueing")
 
 NAMES = "amara\nbelen\ncorin\ndalia\nelio\nfarah\ngiles\nhana\nilan\njora\nkira\nlenna\nmilo\nnadia\n" * 3
@@ -38,11 +36,11 @@ def hub(tmp_path_factory):
 @pytest.fixture(scope="module")
 def saved(hub, served):
     """A small trained MLP saved in the served app's checkpoints folder as 'names-mlp'."""
-    args = (None, NAMES, "lines", "mlp", False, 20, 16, 1e-2, 3, 3, 8, 32, 1, 1, 0.0, 1.0)
+    args = (None, NAMES, "lines", "mlp", False, 20, 16, 1e-2, 3, *values())
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(app, "CHECKPOINTS", served.checkpoints)
-        ws = list(app.train(*args))[-1][0]
-        app.save(ws, "names-mlp", True)
+        mp.setattr(settings, "CHECKPOINTS", served.checkpoints)
+        ws = list(train(*args))[-1]["ws"]
+        save(ws, "names-mlp", True)
     return served.checkpoints / "names-mlp"
 
 
@@ -51,17 +49,17 @@ def logits(model) -> torch.Tensor:
 
 
 def test_share_pushes_and_pull_loads_into_the_session(hub, saved, monkeypatch):
-    monkeypatch.setattr(app, "CHECKPOINTS", saved.parent)
-    note = app.share("names-mlp", REPO, WRITE_TOKEN, False)
+    monkeypatch.setattr(settings, "CHECKPOINTS", saved.parent)
+    note = share("names-mlp", REPO, WRITE_TOKEN, False)
     assert f"[{REPO}]({hub.url}/{REPO})" in note and WRITE_TOKEN not in note
-    ws, note, session, mode, source = app.pull_into_session(REPO, "", "")
-    assert "Loaded **alice/names-mlp**" in note and "pulled from the Hub" in session
-    assert mode["value"] == "lines" and source == app.SESSION
-    assert torch.equal(logits(ws.model), logits(load_checkpoint(saved).model))
+    pulled = pull_into_session(REPO, "", "")
+    assert "Loaded **alice/names-mlp**" in pulled["status"] and "pulled from the Hub" in pulled["session"]
+    assert pulled["mode"] == "lines" and pulled["source"] == SESSION
+    assert torch.equal(logits(pulled["ws"].model), logits(load_checkpoint(saved).model))
 
 
 def test_share_errors_are_clear_and_never_show_the_token(hub, saved, monkeypatch):
-    monkeypatch.setattr(app, "CHECKPOINTS", saved.parent)
+    monkeypatch.setattr(settings, "CHECKPOINTS", saved.parent)
     monkeypatch.delenv("HF_TOKEN", raising=False)
     cases = [
         (("names-mlp", REPO, "", False), "needs a Hugging Face token"),
@@ -73,24 +71,24 @@ def test_share_errors_are_clear_and_never_show_the_token(hub, saved, monkeypatch
     ]
     for args, message in cases:
         with pytest.raises(gr.Error, match=message) as error:
-            app.share(*args)
+            share(*args)
         assert args[2] == "" or args[2] not in str(error.value)
     with pytest.raises(gr.Error, match="does not exist on the Hub"):
-        app.pull_into_session("alice/never-pushed", "", "")
+        pull_into_session("alice/never-pushed", "", "")
     with pytest.raises(gr.Error, match="revision 'v7' does not exist"):
-        app.share("names-mlp", REPO, WRITE_TOKEN, False)
-        app.pull_into_session(REPO, "v7", "")
+        share("names-mlp", REPO, WRITE_TOKEN, False)
+        pull_into_session(REPO, "v7", "")
 
 
 def test_the_token_falls_back_to_the_environment(hub, saved, monkeypatch):
-    monkeypatch.setattr(app, "CHECKPOINTS", saved.parent)
+    monkeypatch.setattr(settings, "CHECKPOINTS", saved.parent)
     monkeypatch.setenv("HF_TOKEN", WRITE_TOKEN)
-    assert "Pushed" in app.share("names-mlp", "alice/from-env", "", True)
+    assert "Pushed" in share("names-mlp", "alice/from-env", "", True)
     assert HfApi(token=WRITE_TOKEN).model_info("alice/from-env").private
 
 
 def test_push_and_pull_through_the_api(hub, saved, served):
-    c = Client(served.url, verbose=False, analytics_enabled=False, download_files=False)
+    c = client(served)
     note = c.predict("names-mlp", "alice/via-api", WRITE_TOKEN, False, api_name="/push")
     assert "Pushed **names-mlp**" in note and WRITE_TOKEN not in note
     with pytest.raises(AppError, match="rejected the token") as error:
@@ -98,34 +96,9 @@ def test_push_and_pull_through_the_api(hub, saved, served):
     assert "hf_secret_wrong" not in str(error.value)
     result = c.predict("alice/via-api", "", "", api_name="/pull")
     assert "Loaded **alice/via-api**" in result[0] and "pulled from the Hub" in result[1]
-    samples = c.predict(app.SESSION, NAMES, "", 0, 0, 1.0, 20, 1, 1, False, api_name="/sample")[1]
-    expected = app.sample(load_checkpoint(saved).model, "", 1, seed=1, temperature=0, length=20)
+    samples = c.predict(SESSION, NAMES, "", 0, 0, 1.0, 20, 1, 1, False, api_name="/sample")[1]
+    expected = sample(load_checkpoint(saved).model, "", 1, seed=1, temperature=0, length=20)
     assert samples == expected[0]
     with pytest.raises(AppError, match="not a charlm model"):
         hub.seed("bob/notes", {"README.md": b"notes"})
         c.predict("bob/notes", "", "", api_name="/pull")
-
-
-def space_page(extra_env: dict) -> dict:
-    """Import app.py in a fresh interpreter with `extra_env`; report its caps and the page's notices."""
-    code = (
-        "import json, app; texts = [b.get('props', {}).get('value') for b in app.demo.config['components']];"
-        "texts = [t for t in texts if isinstance(t, str)];"
-        "print(json.dumps({'caps': [app.MAX_CHARS, app.MAX_STEPS, app.MAX_TRAIN_SECONDS],"
-        " 'space': any('shared Hugging Face Space' in t for t in texts),"
-        " 'disk': any('not persistent' in t for t in texts)}))"
-    )
-    env = {k: v for k, v in os.environ.items() if k != "SPACE_ID"} | extra_env
-    root = Path(app.__file__).parent
-    out = subprocess.run(
-        [sys.executable, "-c", code], env=env, cwd=root, capture_output=True, text=True, check=True
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def test_a_space_caps_runs_and_says_so_while_a_local_run_is_uncapped():
-    space = space_page({"SPACE_ID": "someone/charlm"})
-    local = space_page({})
-    assert space["caps"] == [300_000, 3_000, 180] and space["space"] and space["disk"]
-    assert local["caps"][1] > 100_000 and not local["space"] and not local["disk"]
-    assert space_page({"SPACE_ID": "x", "CHARLM_MAX_STEPS": "500"})["caps"][1] == 500
