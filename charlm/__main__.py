@@ -9,7 +9,15 @@ from pathlib import Path
 from charlm.checkpoint import is_checkpoint, list_checkpoints, load_checkpoint, resume, save_checkpoint
 from charlm.data import MODES, make_split, read_text
 from charlm.errors import CharlmError
-from charlm.models import DEFAULT_MODEL, MODELS, SETTINGS, build_model, model_config, shown_default
+from charlm.models import (
+    DEFAULT_MODEL,
+    MODELS,
+    SETTINGS,
+    build_model,
+    ladder_table,
+    model_config,
+    shown_default,
+)
 from charlm.sampling import sample, stream
 from charlm.train import TrainConfig, Trainer, evaluate, loss_metrics, new_trainer
 
@@ -179,6 +187,10 @@ def cmd_list(args: argparse.Namespace) -> None:
         )
 
 
+def cmd_models(args: argparse.Namespace) -> None:
+    print(ladder_table())
+
+
 def cmd_push(args: argparse.Namespace) -> None:
     from charlm.hub import push
 
@@ -256,6 +268,13 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="checkpoint directory to write (default checkpoints/USERNAME--MODEL-NAME)")
     p.add_argument("--token", help="a Hub token, for private repos (default: HF_TOKEN or the stored login)")
     p.set_defaults(run=cmd_pull)
+
+    p = commands.add_parser(
+        "models",
+        help="the ladder: every model, its settings and defaults",
+        description="Print the model ladder as a Markdown table (the README's table is this output).",
+    )
+    p.set_defaults(run=cmd_models)
 
     p = commands.add_parser(
         "list", help="list saved checkpoints", description="List the checkpoints in a folder."

@@ -95,9 +95,10 @@ def ladder_table() -> str:
     rows = ["| name | what it is | settings (default) | lr, steps |", "| --- | --- | --- | --- |"]
     for name, cls in MODELS.items():
         shown = ", ".join(f"`{s.name}` {shown_default(s)}" for s in cls.settings()) or "none"
-        rows.append(
-            f"| `{name}` | **{cls.title}.** {cls.description} | {shown} | {cls.default_lr:g}, {cls.default_steps:,} |"
+        training = (
+            "counts, one pass" if cls.trained_by_counting else f"{cls.default_lr:g}, {cls.default_steps:,}"
         )
+        rows.append(f"| `{name}` | **{cls.title}.** {cls.description} | {shown} | {training} |")
     return "\n".join(rows)
 
 

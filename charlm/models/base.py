@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from huggingface_hub import PyTorchModelHubMixin
 
 from charlm.data import Vocab
-from charlm.errors import CharlmError
+from charlm.errors import CharlmError, check_real, check_whole
 
 # Every setting a person may change, by field name: its label, what it does, and the range the playground
 # offers. A model declares which of them it has, with its own default (and, where it reads differently
@@ -60,19 +60,8 @@ class Setting:
                     f"{self.label} ({self.name}) must be one of {', '.join(self.choices)}, not {value!r}."
                 )
             return value
-        what = "a whole number" if self.kind is int else "a number"
-        wanted = f"{self.label} ({self.name}) must be {what} from {self.low:g} to {self.high:g}"
-        if value is None or value == "":
-            raise CharlmError(
-                f"{self.label} ({self.name}) is empty; give {what} from {self.low:g} to {self.high:g}."
-            )
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise CharlmError(f"{wanted}, not {value!r}.") from None
-        if not self.low <= number <= self.high or (self.kind is int and number != int(number)):
-            raise CharlmError(f"{wanted}, not {value!r}.")  # NaN and infinity fail the range too
-        return self.kind(number)
+        check = check_whole if self.kind is int else check_real
+        return check(value, f"{self.label} ({self.name})", self.low, self.high)
 
 
 def declared_settings(config_class: type) -> list[Setting]:
