@@ -11,10 +11,10 @@ import torch
 from conftest import own
 
 from charlm import viz
-from charlm.data import Corpus, Vocab, make_split, split_lines
+from charlm.data import BOUNDARY, Corpus, Vocab, make_split, split_lines
 from charlm.errors import CharlmError
 from charlm.models import build_model, model_config
-from charlm.sampling import Token, next_distribution, stream
+from charlm.sampling import Token, explain_token, next_distribution, stream
 from charlm.train import Progress, TrainConfig, Trainer, evaluate
 
 TEXT = "the cat sat on the mat.\nthe dog sat on the log!\n" * 4
@@ -246,6 +246,16 @@ def test_a_rise_within_the_noise_is_not_called_overfitting():
 # --- sampling ------------------------------------------------------------------------------------------
 
 
+def full_pass_logits(model, context: str) -> torch.Tensor:
+    """The logits after `context` from one full forward pass over it (the slow way, as an oracle)."""
+    vocab = model.config.vocab
+    ids = ([BOUNDARY] if vocab.boundary else []) + vocab.encode(context)
+    model.eval()
+    with torch.no_grad():
+        logits, _ = model(torch.tensor([ids]))
+    return logits[0, -1]
+
+
 @pytest.mark.parametrize(
     ("name", "mode", "text"),
     [
@@ -255,9 +265,9 @@ def test_a_rise_within_the_noise_is_not_called_overfitting():
         ("bigram", "text", TEXT),
     ],
 )
-def test_next_logits_reproduce_what_the_sampler_saw(name, mode, text):
-    """The inspector recomputes each position; it must report what `stream` reported there, character by
-    character: the probability, the probability after temperature and top-k, the alternatives."""
+def test_each_token_carries_the_logits_the_sampler_drew_from(name, mode, text):
+    """The inspector draws what `stream` saw: each Token's logits equal a full forward pass over its
+    context, and explaining the token again from them reproduces what `stream` reported."""
     model, corpus = tiny(name, text, mode, steps=3)
     if name == "bigram":
         model.fit(corpus.train)
@@ -265,23 +275,24 @@ def test_next_logits_reproduce_what_the_sampler_saw(name, mode, text):
     tokens = list(stream(model, prompt, temperature=0.8, top_k=4, length=6, seed=1, alternatives=3))
     for i, token in enumerate(tokens):
         context = prompt + "".join(t.char for t in tokens[:i])
-        probs = torch.softmax(viz.next_logits(model, context), -1)
-        assert float(probs[token.id]) == pytest.approx(token.prob, rel=1e-4, abs=1e-6)
-        again = viz.explain_choice(model, context, token.id, 0.8, 4, None, alternatives=3)
-        assert again.char == token.char
-        assert again.prob == pytest.approx(token.prob, rel=1e-4, abs=1e-6)
-        assert again.sampled_prob == pytest.approx(token.sampled_prob, rel=1e-4, abs=1e-6)
-        assert [label for label, _ in again.alternatives] == [label for label, _ in token.alternatives]
-        assert [p for _, p in again.alternatives] == pytest.approx(
-            [p for _, p in token.alternatives], rel=1e-4
-        )
+        assert token.logits == pytest.approx(full_pass_logits(model, context), abs=1e-5)
+        used = next_distribution(token.logits, 0.8, 4)
+        again = explain_token(model.config.vocab, token.id, token.logits, used, alternatives=3)
+        assert (again.char, again.prob, again.sampled_prob) == (token.char, token.prob, token.sampled_prob)
+        assert again.alternatives == token.alternatives
 
 
-def test_explain_choice_explains_the_end_of_a_line():
-    model, _ = tiny("mlp", LINES, "lines", steps=3)
-    end = viz.explain_choice(model, "ann", 0)
-    assert end.char == "" and end.prob == pytest.approx(
-        float(torch.softmax(viz.next_logits(model, "ann"), -1)[0])
+def test_the_sampler_yields_the_end_of_a_line_and_the_page_explains_it():
+    model, _ = tiny("neural-bigram", LINES, "lines")
+    with torch.no_grad():
+        model.table.zero_()
+        model.table[:, BOUNDARY] = 5.0  # every character is most likely followed by the end of the line
+    (end,) = stream(model, "ann", temperature=0, length=10)  # the end, and nothing after it
+    assert (
+        end.id == BOUNDARY
+        and end.char == ""
+        and end.prob
+        == pytest.approx(float(torch.softmax(model.table[model.config.vocab.encode("n")[0]], -1)[BOUNDARY]))
     )
     assert "the end of the line" in viz.alternatives_html(end, 3)
     assert viz.sample_html("ann", [end], colour=False, highlight=0).endswith("•</span></div></div>")
@@ -290,15 +301,16 @@ def test_explain_choice_explains_the_end_of_a_line():
 
 def test_distribution_figure_shows_the_filtered_distribution_beside_the_raw_one():
     model, _ = tiny("mlp", steps=3)
-    logits = viz.next_logits(model, "the c")
-    fig = viz.distribution_figure(model, "the c", temperature=0.5, top_k=3, n=50)
+    logits = full_pass_logits(model, "the c")
+    vocab = model.config.vocab
+    fig = viz.distribution_figure(vocab, logits, "the c", temperature=0.5, top_k=3, n=50)
     raw, used = fig.data
     assert sum(raw.y) == pytest.approx(1.0, abs=1e-5)
     assert sum(1 for p in used.y if p > 0) == 3 and sum(used.y) == pytest.approx(1.0)
     expected = next_distribution(logits, 0.5, 3)
     order = torch.argsort(torch.softmax(logits, -1), descending=True).tolist()
     assert list(used.y) == pytest.approx(expected[order].tolist())
-    greedy = viz.distribution_figure(model, "the c", temperature=0)
+    greedy = viz.distribution_figure(vocab, logits, "the c", temperature=0)
     assert sorted(greedy.data[1].y)[-2:] == [0.0, 1.0]
 
 

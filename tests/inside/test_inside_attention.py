@@ -9,6 +9,8 @@ from inside_texts import TEXT
 from charlm.errors import CharlmError
 from charlm.inside import attention, attention_forward, attention_grid, attention_heatmap
 
+pytest_plugins = ["inside_fixtures"]  # the `tiny` model factory (not a conftest: one conftest per name)
+
 
 def test_replayed_attention_reproduces_the_sdpa_output_and_the_logits(tiny):
     model, corpus = tiny("transformer", dropout=0.2, bias=True)  # dropout must be off in the replay

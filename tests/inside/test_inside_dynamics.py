@@ -11,6 +11,8 @@ from charlm.errors import CharlmError
 from charlm.inside import Dynamics, dynamics_figure
 from charlm.train import TrainConfig, new_trainer
 
+pytest_plugins = ["inside_fixtures"]  # the `tiny` model factory (not a conftest: one conftest per name)
+
 MLP = dict(block_size=3, n_embd=8, n_hidden=16)
 
 

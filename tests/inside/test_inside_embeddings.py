@@ -18,6 +18,8 @@ from charlm.inside import (
 )
 from charlm.train import TrainConfig, new_trainer
 
+pytest_plugins = ["inside_fixtures"]  # the `tiny` model factory (not a conftest: one conftest per name)
+
 
 def test_pca_of_rows_on_a_plane_keeps_their_distances():
     rng = np.random.default_rng(0)

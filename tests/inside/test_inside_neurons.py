@@ -9,6 +9,8 @@ from inside_texts import TEXT
 from charlm.errors import CharlmError
 from charlm.inside import FEATURES, neuron_html, neurons, ranking_figure, text_features
 
+pytest_plugins = ["inside_fixtures"]  # the `tiny` model factory (not a conftest: one conftest per name)
+
 VOWELS = "aeiouAEIOU"
 
 

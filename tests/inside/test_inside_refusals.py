@@ -7,6 +7,8 @@ from inside_texts import RUNGS, TEXT
 from charlm.errors import CharlmError
 from charlm.inside import Dynamics, attention, embeddings, neurons, surprisal
 
+pytest_plugins = ["inside_fixtures"]  # the `tiny` model factory (not a conftest: one conftest per name)
+
 VIEWS = {  # view -> (how to call it, the rungs that have it)
     "attention": (lambda m: attention(m, TEXT[:20]), {"transformer"}),
     "embeddings": (embeddings, set(RUNGS) - {"bigram"}),

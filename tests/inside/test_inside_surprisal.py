@@ -12,6 +12,8 @@ from charlm.errors import CharlmError
 from charlm.inside import compare, comparison_html, surprisal, surprisal_html
 from charlm.train import evaluate
 
+pytest_plugins = ["inside_fixtures"]  # the `tiny` model factory (not a conftest: one conftest per name)
+
 
 @pytest.mark.parametrize("mode", ["text", "lines"])
 @pytest.mark.parametrize("name", ["bigram", "neural-bigram", "mlp", "lstm", "transformer", "numpy-mlp"])
