@@ -13,9 +13,10 @@ from charlm.models.base import ModelConfig, setting
 from charlm.models.mlp import MLP, MLPConfig
 from charlm.models.numpy_models import NumpyLM
 
-# Seconds per Value per example, forward and backward (measured by bench/value_mlp.py on one core of
-# the development machine: about 1.5 µs). Rounded up: a refusal should not depend on a lucky moment.
-SECONDS_PER_NODE = 2e-6
+# Seconds per Value of an example's graph, forward and backward, as bench/value_mlp.py measured on one
+# busy core of the development machine: about 1.5 µs in batches, 3 µs one example per step (when every
+# step makes the weights' Values afresh). An estimate of the order of magnitude, not a promise.
+SECONDS_PER_NODE = 2.5e-6
 BUDGET_SECONDS = 3600.0  # a run estimated longer than this is refused before it starts
 LAYERS = (("W1", "b1"), ("W2", "b2"))  # the relu layers; ("W3", "b3") reads out the logits
 
