@@ -207,7 +207,13 @@ def cmd_pull(args: argparse.Namespace) -> None:
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m charlm", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
+    add_model_commands(commands)
+    add_hub_commands(commands)
+    return parser
 
+
+def add_model_commands(commands) -> None:
+    """train, sample, eval, models and list."""
     p = commands.add_parser(
         "train", help="train a model on a text file", description="Train a model on a text file."
     )
@@ -216,7 +222,7 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=MODES, default="text", help="text: one stream; lines: one item per line")
     p.add_argument("--out", help="checkpoint directory to write (default checkpoints/FILE-MODEL)")
     p.add_argument("--resume", metavar="CKPT", help="continue training this checkpoint")
-    add_options(p, MODEL_OPTIONS, "model options (each model uses the ones it has)")
+    add_options(p, MODEL_OPTIONS, "model options (a model refuses one it does not have)")
     add_options(p, TRAIN_OPTIONS, "training options", TrainConfig())
     p.set_defaults(run=cmd_train)
 
@@ -248,6 +254,24 @@ def make_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_eval)
 
     p = commands.add_parser(
+        "models",
+        help="the ladder: every model, its settings and defaults",
+        description="Print the model ladder as a Markdown table (the README's table is this output).",
+    )
+    p.set_defaults(run=cmd_models)
+
+    p = commands.add_parser(
+        "list", help="list saved checkpoints", description="List the checkpoints in a folder."
+    )
+    p.add_argument(
+        "root", nargs="?", default="checkpoints", help="folder of checkpoints (default checkpoints)"
+    )
+    p.set_defaults(run=cmd_list)
+
+
+def add_hub_commands(commands) -> None:
+    """push and pull: sharing on the Hugging Face Hub."""
+    p = commands.add_parser(
         "push",
         help="upload a checkpoint to the Hugging Face Hub",
         description="Upload a checkpoint to a Hub model repo.",
@@ -268,22 +292,6 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="checkpoint directory to write (default checkpoints/USERNAME--MODEL-NAME)")
     p.add_argument("--token", help="a Hub token, for private repos (default: HF_TOKEN or the stored login)")
     p.set_defaults(run=cmd_pull)
-
-    p = commands.add_parser(
-        "models",
-        help="the ladder: every model, its settings and defaults",
-        description="Print the model ladder as a Markdown table (the README's table is this output).",
-    )
-    p.set_defaults(run=cmd_models)
-
-    p = commands.add_parser(
-        "list", help="list saved checkpoints", description="List the checkpoints in a folder."
-    )
-    p.add_argument(
-        "root", nargs="?", default="checkpoints", help="folder of checkpoints (default checkpoints)"
-    )
-    p.set_defaults(run=cmd_list)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
