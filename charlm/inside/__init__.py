@@ -15,6 +15,7 @@ from charlm.inside.embeddings import (
 from charlm.inside.figures import (
     attention_grid,
     attention_heatmap,
+    attention_text_html,
     comparison_html,
     dynamics_figure,
     embeddings_figure,
@@ -42,6 +43,7 @@ __all__ = [
     "attention_forward",
     "attention_grid",
     "attention_heatmap",
+    "attention_text_html",
     "char_class",
     "compare",
     "comparison_html",

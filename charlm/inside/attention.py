@@ -20,6 +20,7 @@ class Attention:
 
     weights: np.ndarray  # (n_layer, n_head, T, T)
     labels: list[str]  # the characters on both axes, as vocab.label draws them
+    chars: list[str]  # the same characters as running text ("\n" ends a line)
     start: int  # where in the text's token stream the block shown begins
     notes: list[str]
 
@@ -81,4 +82,4 @@ def attention(model: CharLM, text: str | Reading) -> Attention:
     with evaluating(model):
         _, weights, _ = attention_forward(model, ids[None].to(model.device))
     stacked = torch.stack([w[0] for w in weights]).float().cpu().numpy()  # (n_layer, n_head, T, T)
-    return Attention(stacked, reading.labels[start:], start, notes)
+    return Attention(stacked, reading.labels[start:], reading.chars[start:], start, notes)

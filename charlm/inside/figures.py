@@ -46,8 +46,14 @@ def _masked(w: np.ndarray) -> np.ndarray:
     return np.where(np.tri(T, dtype=bool), w, np.nan)
 
 
-def attention_heatmap(att: Attention, layer: int = 0, head: int = 0) -> go.Figure:
-    """One head's weights: query characters as rows (top to bottom), key characters as columns."""
+def _check_query(att: Attention, query: int) -> None:
+    if not 0 <= query < len(att.labels):
+        raise CharlmError(f"query {query} is not a position of the text shown (0 to {len(att.labels) - 1}).")
+
+
+def attention_heatmap(att: Attention, layer: int = 0, head: int = 0, query: int | None = None) -> go.Figure:
+    """One head's weights: query characters as rows (top to bottom), key characters as columns; the
+    row of `query`, when given, outlined."""
     _check_head(att, layer, head)
     T = len(att.labels)
     shown = [escape(s) for s in att.labels]
@@ -73,7 +79,46 @@ def attention_heatmap(att: Attention, layer: int = 0, head: int = 0) -> go.Figur
         height=max(360, 14 * T + 140),
         margin=dict(l=60, r=20, t=90, b=20),
     )
+    if query is not None:
+        _check_query(att, query)
+        fig.add_shape(
+            type="rect",
+            x0=-0.5,
+            x1=query + 0.5,
+            y0=query - 0.5,
+            y1=query + 0.5,
+            line=dict(color="#d62728", width=2),
+        )
     return fig
+
+
+def attention_text_html(att: Attention, layer: int, head: int, query: int) -> str:
+    """The text with every character clickable (data-q: its position) and the characters that `query`
+    attends to shaded by their weight (data-w: the weight itself), deepest at the row's largest; the
+    query outlined, the characters after it (which it cannot see) greyed."""
+    _check_head(att, layer, head)
+    _check_query(att, query)
+    w = att.weights[layer, head, query]
+    top = max(float(w[: query + 1].max()), 1e-12)
+    spans = []
+    for t, (label, c) in enumerate(zip(att.labels, att.chars)):
+        shown = escape(label) + ("\n" if c == "\n" else "")
+        if t > query:
+            style, tip, weight = "color:#aaa", f"#{t}: after the query, never attended to", ""
+        else:
+            style = f"background:rgba(31,119,180,{w[t] / top:.2f})"
+            style += ";outline:2px solid #d62728" if t == query else ""
+            tip, weight = f"#{t}: weight {w[t]:.3f}", f' data-w="{w[t]:.7f}"'
+        spans.append(
+            f'<span data-q="{t}"{weight} style="{style};cursor:pointer" title="{escape(tip)}">{shown}</span>'
+        )
+    best = int(w[: query + 1].argmax())
+    head_line = (
+        f"Layer {layer + 1}, head {head + 1}: what <b>{escape(att.labels[query])}</b> (#{query}, outlined) "
+        f"attends to, deepest blue at its largest weight ({w[best]:.3f} on {escape(att.labels[best])} "
+        f"#{best}). Click a character to make it the query."
+    )
+    return f'<div style="font-size:13px;margin-bottom:4px">{head_line}</div>{_text_block(spans)}'
 
 
 def attention_grid(att: Attention) -> go.Figure:
@@ -282,11 +327,13 @@ def comparison_html(c: Comparison, name_a: str = "", name_b: str = "") -> str:
         rgb = "44,160,44" if g > 0 else "255,127,14"
         tip = f"#{t}: {a} {c.a.bits[t]:.2f} bits, {b} {c.b.bits[t]:.2f} bits"
         spans.append(_char_span(ch or "•", f"rgba({rgb},{min(abs(g) / 4, 1):.2f})", tip))
+    swatch = '<span style="background:rgba({},.6);padding:0 4px">{}</span>'
     head = (
-        f'<span style="background:rgba(255,127,14,.6)">{escape(a)}</span> did better on {c.a_better:,} '
-        f"characters ({c.a.mean_bits:.3f} bits per character), "
-        f'<span style="background:rgba(44,160,44,.6)">{escape(b)}</span> on {c.b_better:,} '
-        f"({c.b.mean_bits:.3f} bits per character)."
+        f"<b>Two models on the same {c.a.count:,} characters</b>, each character coloured by the one "
+        "that paid fewer bits for it (deeper: more bits saved, full at 4):<br>"
+        f"{swatch.format('255,127,14', escape(a))} {c.a.mean_bits:.3f} bits per character, better on "
+        f"{c.a_better:,} characters; {swatch.format('44,160,44', escape(b))} {c.b.mean_bits:.3f} bits per "
+        f"character, better on {c.b_better:,}."
     )
     notes = notes_html(list(dict.fromkeys(c.a.notes + c.b.notes)))
     return f'<div style="font-size:13px;margin-bottom:4px">{head}</div>{notes}{_text_block(spans)}'

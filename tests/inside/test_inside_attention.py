@@ -1,13 +1,21 @@
 """The attention view: the replayed weights are the model's own (oracle: its SDPA output), and drawn."""
 
 import math
+import re
 
+import numpy as np
 import pytest
 import torch
 from inside_texts import TEXT
 
 from charlm.errors import CharlmError
-from charlm.inside import attention, attention_forward, attention_grid, attention_heatmap
+from charlm.inside import (
+    attention,
+    attention_forward,
+    attention_grid,
+    attention_heatmap,
+    attention_text_html,
+)
 
 pytest_plugins = ["inside_fixtures"]  # the `tiny` model factory (not a conftest: one conftest per name)
 
@@ -63,3 +71,22 @@ def test_figures_have_a_heatmap_per_head_and_escaped_labels(tiny):
     assert [t.type for t in grid.data] == ["heatmap"] * 4
     with pytest.raises(CharlmError, match="layers 0 to 1"):
         attention_heatmap(att, layer=2)
+
+
+def test_the_clicked_query_highlights_its_own_weights_escaped(tiny):
+    model, corpus = tiny("transformer", text=TEXT + "<>&")
+    text = "the <fox> & dog"
+    att = attention(model, text)
+    page = attention_text_html(att, layer=1, head=1, query=9)
+    spans = re.findall(r'<span data-q="(\d+)"(?: data-w="([^"]+)")?', page)
+    assert [int(q) for q, _ in spans] == list(range(len(text)))  # every character clickable
+    shaded = [float(w) for _, w in spans if w]
+    assert len(shaded) == 10  # the query and the 9 characters before it; none after
+    with torch.no_grad():
+        _, weights, _ = attention_forward(model.eval(), torch.tensor([corpus.vocab.encode(text)]))
+    np.testing.assert_allclose(shaded, weights[1][0, 1, 9, :10].numpy(), atol=1e-6)
+    assert all(f">{e}</span>" in page for e in ("&lt;", "&gt;", "&amp;")) and "<f" not in page
+    heatmap = attention_heatmap(att, 1, 1, query=9)
+    assert heatmap.layout.shapes[0].y0 == 8.5 and heatmap.layout.shapes[0].y1 == 9.5
+    with pytest.raises(CharlmError, match="query 15"):
+        attention_text_html(att, 0, 0, query=15)
