@@ -1,4 +1,5 @@
-"""The command line: `python -m charlm train | sample | eval`. Errors print one line and exit 2."""
+"""The command line: `python -m charlm train | sample | eval | push | pull | search | models | list`.
+Errors print one line and exit 2."""
 
 import argparse
 import json
@@ -204,6 +205,34 @@ def cmd_pull(args: argparse.Namespace) -> None:
     print(pull(args.repo_id, revision=args.revision, out=out, token=args.token))
 
 
+def cmd_search(args: argparse.Namespace) -> None:
+    from dataclasses import asdict
+
+    from charlm.hub import COLUMNS, search
+
+    if args.page < 1:
+        raise CharlmError("--page counts from 1.")
+    found = search(args.text, sort=args.sort, limit=args.limit, page=args.page - 1)
+    if args.json:
+        print(
+            json.dumps(
+                {"page": args.page, "has_more": found.has_more, "models": [asdict(r) for r in found.rows]}
+            )
+        )
+        return
+    if not found.rows:
+        print(
+            "no charlm model on the Hub matches" + (f" {args.text!r}" if args.text else ""), file=sys.stderr
+        )
+        return
+    rows = [COLUMNS] + [["-" if c is None else str(c) for c in r.cells()] for r in found.rows]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    if found.has_more:
+        print(f"more: --page {args.page + 1}", file=sys.stderr)
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m charlm", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -252,6 +281,20 @@ def add_model_commands(commands) -> None:
     p.add_argument("file", help="a UTF-8 text file")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=cmd_eval)
+
+    p = commands.add_parser(
+        "search",
+        help="find charlm models on the Hugging Face Hub",
+        description="List the charlm models on the Hub, read from their cards (no weights are downloaded).",
+    )
+    p.add_argument("text", nargs="?", help="part of the repo id to look for")
+    p.add_argument(
+        "--sort", choices=["downloads", "likes", "recent"], default="downloads", help="(default downloads)"
+    )
+    p.add_argument("--limit", type=int, default=20, help="models per page, 1 to 100 (default 20)")
+    p.add_argument("--page", type=int, default=1, help="which page (default 1)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(run=cmd_search)
 
     p = commands.add_parser(
         "models",

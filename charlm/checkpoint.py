@@ -15,14 +15,14 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import torch
-from huggingface_hub import ModelCard, ModelCardData
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from charlm.card import history_rows, model_card
 from charlm.data import Corpus
 from charlm.errors import CharlmError
 from charlm.models import MODELS, CharLM, check_config
-from charlm.train import TrainConfig, Trainer, loss_metrics
+from charlm.train import Progress, TrainConfig, Trainer
 
 VERSION = "0.1.0"
 CONFIG, WEIGHTS, METRICS, TRAINER_STATE, CARD = (
@@ -59,11 +59,13 @@ def save_checkpoint(
     samples: list[str] | None = None,
     train_config: TrainConfig | None = None,
     trainer_state: dict[str, torch.Tensor] | None = None,
+    history: list[Progress] | None = None,
 ) -> Path:
     """Write the checkpoint directory atomically (see `replace_dir`).
 
     The training settings and the state a resumed run needs come from `trainer`, or, for a model that
-    was loaded rather than trained here, from `train_config` and `trainer_state`.
+    was loaded rather than trained here, from `train_config` and `trainer_state`. `history`, the run's
+    progress events, goes into metrics.json (thinned) for the model card's loss curve.
     """
     if trainer is not None:
         train_config, trainer_state = trainer.config, trainer.state_dict()
@@ -74,6 +76,8 @@ def save_checkpoint(
         "corpus": corpus_summary or {},
     }
     metrics = {**(metrics or {}), "samples": samples or [], "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    if history:
+        metrics["history"] = history_rows(history)
 
     def write(staging: Path) -> None:
         model.save_pretrained(staging, config=config, model_card_kwargs={})
@@ -232,59 +236,6 @@ def read_json(file: Path) -> dict:
         raise CharlmError(
             f"{file} is damaged: not valid JSON. Delete it or save the checkpoint again."
         ) from None
-
-
-def model_card(config: dict, metrics: dict, repo_id: str | None = None) -> str:
-    """README.md for the Hub: YAML metadata, then what the model is, how it was trained, how well it does."""
-    corpus, train = config.get("corpus", {}), config.get("train", {})
-    data = ModelCardData(
-        library_name="charlm",
-        license="mit",
-        pipeline_tag="text-generation",
-        tags=["character-level", "charlm", config["model_type"]],
-    )
-    settings = {k: v for k, v in config.items() if k not in ("chars", *BESIDE_MODEL)}
-    rows = "\n".join(f"| {k} | {v} |" for k, v in {**settings, **train}.items())
-    val = metrics.get("val_loss")
-    quality = (
-        f"Validation loss **{val:.4f} nats** per character ({loss_metrics(val)['bpc']:.4f} bits per character), "
-        f"after {metrics.get('steps', 0)} steps."
-        if isinstance(val, (int, float))
-        else "Not evaluated."
-    )
-    samples = metrics.get("samples") or []
-    fence = "`" * max(3, 1 + max((len(run) for s in samples for run in re.findall(r"`+", s)), default=0))
-    shown = f"{fence}text\n" + "\n".join(samples) + f"\n{fence}" if samples else "No samples were saved."
-    where = repo_id or "path/to/this/checkpoint"
-    body = f"""
-# charlm {config["model_type"]}
-
-A character-level language model trained with charlm, a playground for learning how language models
-work by building one.
-
-- **Model**: `{config["model_type"]}`, {metrics.get("num_params", "?")} parameters
-- **Corpus**: {corpus.get("characters", "?")} characters, vocabulary of {config.get("mode") == "lines" and "boundary + " or ""}{len(config["chars"])} characters, `{config.get("mode", "text")}` mode
-- **Quality**: {quality}
-
-## Samples
-
-{shown}
-
-## Use it
-
-```python
-import charlm
-model = charlm.load("{where}")
-print(charlm.sample(model, num_samples=5))
-```
-
-## Settings
-
-| setting | value |
-| --- | --- |
-{rows}
-"""
-    return ModelCard.from_template(data, template_str="---\n{{ card_data }}\n---\n" + body).content
 
 
 def checkpoint_path(root: str | Path, name: str) -> Path:

@@ -1,6 +1,7 @@
-"""In-memory Hugging Face Hub-compatible HTTP server for tests (stdlib only).
+"""In-memory Hugging Face Hub-compatible HTTP server for tests (stdlib, and PyYAML to read model cards).
 
-It speaks enough of the Hub API for the real `huggingface_hub` client to create repos, commit, list and download.
+It speaks enough of the Hub API for the real `huggingface_hub` client to create repos, commit, list and download,
+and to list models as `HfApi.list_models` asks: filters on tags, search, sort, expanded fields, Link-header pages.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -72,6 +73,8 @@ class _Repo:
     created_at: str = field(default_factory=_now)
     commits: dict[str, _Commit] = field(default_factory=dict)
     branches: dict[str, str] = field(default_factory=dict)
+    downloads: int = 0  # like the Hub's count for libraries it has no rule for: GETs of config.json
+    likes: int = 0
 
     def resolve(self, revision: str) -> _Commit:
         sha = self.branches.get(revision, revision)
@@ -95,6 +98,7 @@ class FakeHub:
         self.requests: list[str] = []
         self.fail_downloads_after_bytes: int | None = None
         self.tree_page_size = 1000
+        self.models_page_size = 1000  # the Hub's largest page of /api/models
         self.repos: dict[tuple[str, str], _Repo] = {}
         self._lock = threading.RLock()
         self._offline = False
@@ -159,7 +163,11 @@ class FakeHub:
         digest = hashlib.sha1(f"{repo.repo_id}\0{parent}\0{title}\0{time.time_ns()}".encode())
         for path in sorted(files):
             digest.update(f"\0{path}\0{_git_blob_sha(files[path])}".encode())
-        commit = _Commit(digest.hexdigest(), parent, title, message, author, _now(), files)
+        date = _now()
+        if parent is not None and date <= repo.commits[parent].date:  # ordered even within a millisecond
+            last = datetime.strptime(repo.commits[parent].date, "%Y-%m-%dT%H:%M:%S.%fZ")
+            date = (last + timedelta(milliseconds=1)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        commit = _Commit(digest.hexdigest(), parent, title, message, author, date, files)
         repo.commits[commit.sha] = commit
         repo.branches[branch] = commit.sha
         return commit
@@ -221,6 +229,8 @@ class FakeHub:
                 self._check_write(user, repo.owner)
                 del self.repos[(repo.repo_type, repo.repo_id)]
                 return {}, {}
+            case "GET", ["api", "models"]:
+                return self._list_models(getattr(query, "lists", {}), user)
             case _, ["api", "models" | "datasets" | "spaces" as kind, namespace, name, *rest]:
                 repo = self._visible_repo(_TYPES[kind], f"{namespace}/{name}", user)
                 return self._repo_route(method, repo, rest, query, user, body)
@@ -303,11 +313,80 @@ class FakeHub:
             "disabled": False,
             "lastModified": commit.date,
             "createdAt": repo.created_at,
-            "tags": [],
-            "downloads": 0,
-            "likes": 0,
+            "tags": _tags(_card(commit)),
+            "downloads": repo.downloads,
+            "likes": repo.likes,
             "siblings": siblings,
         }
+
+    @staticmethod
+    def _model_fields(repo: _Repo) -> dict[str, Any]:
+        """Every field /api/models can answer for `repo`, from its main branch."""
+        commit = repo.resolve("main")
+        card = _card(commit)
+        fields = {
+            "_id": hashlib.sha1(repo.repo_id.encode()).hexdigest()[:24],
+            "id": repo.repo_id,
+            "modelId": repo.repo_id,
+            "author": repo.owner,
+            "private": repo.private,
+            "downloads": repo.downloads,
+            "likes": repo.likes,
+            "tags": _tags(card),
+            "library_name": card.get("library_name"),
+            "pipeline_tag": card.get("pipeline_tag"),
+            "createdAt": repo.created_at,
+            "lastModified": commit.date,
+            "sha": commit.sha,
+            "cardData": card,
+            "trendingScore": 0,
+        }
+        if "model-index" in card:
+            fields["model-index"] = card["model-index"]
+        return fields
+
+    def _list_models(self, query: dict[str, list[str]], user: User | None) -> tuple[list, dict]:
+        """GET /api/models as the Hub answers it: every `filter` must be one of a repo's tags, `search` is
+        part of its id, `sort` is descending, `expand` picks the fields, and a Link header holds the next page."""
+        last = {key: values[-1] for key, values in query.items()}
+        repos = [
+            r
+            for r in self.repos.values()
+            if r.repo_type == "model" and (not r.private or (user is not None and user[0] == r.owner))
+        ]
+        listed = []
+        for repo in repos:
+            fields = self._model_fields(repo)
+            if all(f in fields["tags"] for f in query.get("filter", [])) and (
+                last.get("search", "").lower() in repo.repo_id.lower()
+                and last.get("author", repo.owner) == repo.owner
+            ):
+                listed.append(fields)
+        key = {
+            "downloads": "downloads",
+            "likes": "likes",
+            "lastModified": "lastModified",
+            "createdAt": "createdAt",
+        }
+        if last.get("sort") in key:
+            listed.sort(key=lambda m: (m[key[last["sort"]]], m["id"]), reverse=True)
+        expand = query.get("expand", []) + query.get("expand[]", [])
+        default = ["_id", "id", "modelId", "likes", "trendingScore", "private", "downloads", "tags"]
+        default += ["pipeline_tag", "library_name", "createdAt"]
+        shown = ["_id", "id", *expand] if expand else default + ["cardData"] * _flag(last, "cardData")
+        if _flag(last, "full") and not expand:
+            shown += ["author", "lastModified", "sha", "cardData"]
+        page = max(1, min(int(last.get("limit") or self.models_page_size), self.models_page_size))
+        cursor = json.loads(base64.b64decode(last["cursor"])) if "cursor" in last else 0
+        headers = {}
+        if cursor + page < len(listed):
+            next_cursor = base64.b64encode(json.dumps(cursor + page).encode()).decode()
+            pairs = [(k, v) for k, values in query.items() if k != "cursor" for v in values]
+            headers["Link"] = (
+                f'<{self.url}/api/models?{urlencode([*pairs, ("cursor", next_cursor)])}>; rel="next"'
+            )
+        items = [{k: m[k] for k in shown if k in m} for m in listed[cursor : cursor + page]]
+        return items, headers
 
     def _tree(self, repo: _Repo, revision: str, path: str, query: dict[str, str]):
         commit = repo.resolve(revision)
@@ -368,6 +447,35 @@ class FakeHub:
         return {"success": True, "commitOid": commit.sha, "commitUrl": url, "pullRequestUrl": None}
 
 
+def _card(commit: _Commit) -> dict[str, Any]:
+    """The YAML at the top of the README.md of `commit` (what the Hub calls cardData), else {}."""
+    text = commit.files.get("README.md", b"").decode("utf-8", "replace")
+    if not text.startswith("---"):
+        return {}
+    import yaml
+
+    try:
+        meta = yaml.safe_load(text.split("---", 2)[1])
+    except (yaml.YAMLError, IndexError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def _tags(card: dict[str, Any]) -> list[str]:
+    """The tags the Hub derives from a card: its own, the library, the task, datasets and license."""
+    tags = list(card.get("tags") or [])
+    tags += [card[k] for k in ("library_name", "pipeline_tag") if card.get(k)]
+    tags += [f"dataset:{d}" for d in card.get("datasets") or []]
+    tags += [f"license:{card['license']}"] if card.get("license") else []
+    return list(dict.fromkeys(str(t) for t in tags))
+
+
+class _Query(dict):
+    """A request's query: the last value of each parameter, and every value in `lists` (filter and expand repeat)."""
+
+    lists: dict[str, list[str]]
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
@@ -395,7 +503,8 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         hub.requests.append(f"{self.command} {url.path}")
         segs = [unquote(seg) for seg in url.path.strip("/").split("/")]
-        query = {key: values[-1] for key, values in parse_qs(url.query).items()}
+        query = _Query({key: values[-1] for key, values in parse_qs(url.query).items()})
+        query.lists = parse_qs(url.query)
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         try:
             with hub._lock:
@@ -403,6 +512,9 @@ class _Handler(BaseHTTPRequestHandler):
                 download = hub._resolve(self.command, segs, user)
                 if download is None:
                     payload, headers = hub._route(self.command, segs, query, user, body)
+                counted = self.command == "GET" and segs[0] not in _TYPES and segs[-1] == "config.json"
+                if download is not None and counted:
+                    hub.repos[("model", "/".join(segs[:2]))].downloads += 1
             if download is not None:
                 self._send_file(*download, hub.fail_downloads_after_bytes)
             else:

@@ -1,19 +1,21 @@
 """charlm's Hub sharing through the real huggingface_hub client, against the FakeHub on 127.0.0.1:
 push, list, pull, identical logits, the model card's metadata, and every error with its message."""
 
+import json
+import shutil
 from pathlib import Path
 
 import pytest
 import torch
-import yaml
-from conftest import train_tiny
+from conftest import tiny_model, tiny_train_config
 from hub_server import READ_TOKEN, WRITE_TOKEN, FakeHub, set_offline, use_fake_hub
-from huggingface_hub import HfApi
+from huggingface_hub import HfApi, ModelCard
 
 from charlm.__main__ import main
 from charlm.checkpoint import load_checkpoint, save_checkpoint
 from charlm.errors import CharlmError
 from charlm.hub import pull, push
+from charlm.train import Trainer, loss_metrics
 
 REPO = "alice/tiny-lstm"
 
@@ -28,11 +30,20 @@ def hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory) -> Path:
-    trainer, _ = train_tiny("lstm")
+    model, corpus = tiny_model("lstm")
+    trainer = Trainer(model, corpus, tiny_train_config())
+    history = list(trainer.run())
     path = tmp_path_factory.mktemp("ckpt") / "tiny"
     metrics = trainer.metrics()
+    summary = {**corpus.summary(), "dataset": "alice/verses"}  # as if the corpus came from a Hub dataset
     return save_checkpoint(
-        path, trainer.model, trainer=trainer, metrics=metrics, samples=["the fox", "a dog"]
+        path,
+        trainer.model,
+        trainer=trainer,
+        metrics=metrics,
+        corpus_summary=summary,
+        samples=["the fox", "a dog"],
+        history=history,
     )
 
 
@@ -60,6 +71,7 @@ def test_push_list_pull_gives_identical_logits(
         "metrics.json",
         "README.md",
         "trainer_state.safetensors",
+        "loss_curve.png",
     } <= set(files)
 
     code, out = run(capsys, "pull", REPO, "--out", str(tmp_path / "pulled"))
@@ -88,15 +100,54 @@ def test_pull_to_cache_and_a_revision(hub: FakeHub, checkpoint: Path) -> None:
     assert first in cached.parts and torch.equal(logits_of(cached), logits_of(checkpoint))
 
 
-def test_model_card_metadata_parses(hub: FakeHub, checkpoint: Path, tmp_path: Path) -> None:
+def test_the_card_round_trips_through_huggingface_hub(hub: FakeHub, checkpoint: Path, tmp_path: Path) -> None:
+    push(checkpoint, REPO, token=WRITE_TOKEN, description="Trained on *verses* <b>by me</b>.")
+    card = ModelCard.load(pull(REPO, out=tmp_path / "p") / "README.md")  # huggingface_hub's own parser
+    data, metrics = card.data, load_checkpoint(checkpoint).metrics
+    assert data.library_name == "charlm" and data.pipeline_tag == "text-generation" and data.license == "mit"
+    assert {"character-level", "charlm", "lstm"} <= set(data.tags) and data.datasets == ["alice/verses"]
+    results = {r.metric_type: r for r in data.eval_results}
+    expected = loss_metrics(metrics["val_loss"])
+    assert sorted(results) == ["bpc", "loss", "perplexity"]
+    for kind, key in (("loss", "loss"), ("bpc", "bpc"), ("perplexity", "perplexity")):
+        assert results[kind].metric_value == pytest.approx(expected[key], abs=1e-4)
+        assert results[kind].dataset_type == "alice/verses" and results[kind].dataset_split == "validation"
+    assert data.get("charlm")["parameters"] == metrics["num_params"]
+    assert (
+        data.get("charlm")["corpus"]["characters"]
+        == load_checkpoint(checkpoint).config["corpus"]["characters"]
+    )
+    assert f'charlm.load("{REPO}")' in card.text  # the card is rewritten with the repo id on push
+    assert (
+        "Trained on *verses* <b>by me</b>." in card.text
+        and "A character-level language model" not in card.text
+    )
+    assert all(f"At temperature {t}:" in card.text for t in ("0.5", "0.8", "1"))
+    assert "![Training and validation loss](loss_curve.png)" in card.text
+
+
+def test_the_loss_curve_png_is_pushed_with_the_model(hub: FakeHub, checkpoint: Path, tmp_path: Path) -> None:
     push(checkpoint, REPO, token=WRITE_TOKEN)
-    card = (pull(REPO, out=tmp_path / "p") / "README.md").read_text()
-    _, front, body = card.split("---", 2)
-    meta = yaml.safe_load(front)
-    assert meta["library_name"] == "charlm" and meta["pipeline_tag"] == "text-generation"
-    assert {"character-level", "lstm"} <= set(meta["tags"]) and meta["license"] == "mit"
-    assert f'charlm.load("{REPO}")' in body  # the card is rewritten with the repo id on push
-    assert "bits per character" in body and "the fox" in body
+    assert "loss_curve.png" in HfApi().list_repo_files(REPO)
+    png = (pull(REPO, out=tmp_path / "p") / "loss_curve.png").read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 5000  # a drawn chart, not an empty image
+    history = load_checkpoint(checkpoint).metrics["history"]
+    assert history[-1]["step"] == 20 and sum(r["val_loss"] is not None for r in history) >= 2
+
+
+def test_an_old_checkpoint_without_history_still_loads_and_pushes(
+    hub: FakeHub, checkpoint: Path, tmp_path: Path
+):
+    old = tmp_path / "old"
+    shutil.copytree(checkpoint, old)
+    metrics = json.loads((old / "metrics.json").read_text())
+    del metrics["history"]
+    (old / "metrics.json").write_text(json.dumps(metrics))
+    assert torch.equal(logits_of(old), logits_of(checkpoint))
+    push(old, "alice/old", token=WRITE_TOKEN)
+    assert "loss_curve.png" not in HfApi().list_repo_files("alice/old")
+    card = ModelCard.load(pull("alice/old") / "README.md")
+    assert "No training history was saved." in card.text and card.data.eval_results[0].metric_type == "loss"
 
 
 def test_push_private_is_hidden_from_others(hub: FakeHub, checkpoint: Path, capsys) -> None:
