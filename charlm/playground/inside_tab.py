@@ -2,6 +2,8 @@
 session's model or a saved checkpoint. Every number and figure comes from charlm.inside; this module
 turns widget values into calls. Handlers first, then the layout, then the wiring."""
 
+from html import escape
+
 import gradio as gr
 
 from charlm.checkpoint import checkpoint_path, load_checkpoint
@@ -11,6 +13,7 @@ from charlm.inside import (
     attention,
     attention_grid,
     attention_heatmap,
+    attention_text_html,
     compare,
     comparison_html,
     dynamics_figure,
@@ -29,6 +32,20 @@ from charlm.playground.common import Tab, on, shows_errors, whole
 from charlm.playground.session import SESSION, Workspace
 
 VALIDATION = "(the validation text)"  # what an empty text box means for surprisal: the held-out split
+SAMPLE_CHARS = 300  # the default text of a model that reads any length: the start of its training text
+# Which rungs (by title) each view applies to; a test checks this against what the views serve.
+APPLIES = {
+    "attention": ("Transformer",),
+    "embeddings": ("Neural bigram", "MLP", "RNN", "GRU", "LSTM", "Transformer", "NumPy bigram", "NumPy MLP"),
+    "neurons": ("MLP", "RNN", "GRU", "LSTM", "Transformer", "NumPy MLP"),
+    "surprisal": ("every model",),
+    "dynamics": ("Neural bigram", "MLP", "RNN", "GRU", "LSTM", "Transformer"),
+}
+
+
+def applies(view: str, missing: str) -> str:
+    """The line under a view's title: the rungs it shows, and what the others lack."""
+    return f"*For: {', '.join(APPLIES[view])}.* {missing}"
 
 
 def model_from(ws: Workspace | None, source: str) -> tuple[CharLM, Workspace | None]:
@@ -43,24 +60,48 @@ def model_from(ws: Workspace | None, source: str) -> tuple[CharLM, Workspace | N
     return load_checkpoint(checkpoint_path(settings.CHECKPOINTS, source)).model, None
 
 
-def text_or_sample(text: str | None, ws: Workspace | None) -> str:
-    """The text to read: the one typed, else the start of what the session's model trained on."""
+def model_name(source: str, model: CharLM) -> str:
+    """How a comparison names a model: where it comes from and its rung."""
+    where = "this session's model" if not source or source == SESSION else f"checkpoint {source}"
+    return f"{where} ({model.config.model_type})"
+
+
+def text_or_sample(text: str | None, ws: Workspace | None, model: CharLM) -> str:
+    """The text to read: the one typed, else the start of what the session's model trained on: as much as
+    the model reads at once (a transformer's block, less the line boundaries lines mode adds)."""
     if text and text.strip():
         return text
     if ws is not None and ws.text:
-        return ws.text[:300]
+        return ws.text[: model.max_context - 2 if model.max_context else SAMPLE_CHARS]
     raise CharlmError("type a text to look at (characters the model knows).")
 
 
 @shows_errors
-def attention_view(ws: Workspace | None, source: str, text: str, layer, head) -> dict:
-    """The attention weights of one layer and head as a heatmap, and every layer x head beside it."""
+def attention_view(ws: Workspace | None, source: str, text: str, layer, head, query) -> dict:
+    """One layer and head as a heatmap, every layer x head beside it, and the text with what the chosen
+    query character attends to shaded (an empty or out-of-range query is the last character)."""
     model, ws = model_from(ws, source)
-    att = attention(model, text_or_sample(text, ws))
-    layer = whole(layer, "layer", 0, att.weights.shape[0] - 1)
-    head = whole(head, "head", 0, att.weights.shape[1] - 1)
-    notes = " ".join(att.notes)
-    return {"heatmap": attention_heatmap(att, layer, head), "grid": attention_grid(att), "note": notes}
+    text = text_or_sample(text, ws, model)
+    att = attention(model, text)
+    layer = whole(layer, "layer", 0, att.n_layer - 1)
+    head = whole(head, "head", 0, att.n_head - 1)
+    T = len(att.labels)
+    query = T - 1 if query is None or query == "" else whole(query, "query", -1, 10**6)
+    query = query if 0 <= query < T else T - 1
+    return {
+        "heatmap": attention_heatmap(att, layer, head, query),
+        "grid": attention_grid(att),
+        "note": " ".join(att.notes),
+        "chars": attention_text_html(att, layer, head, query),
+        "query": query,
+        "text": text,
+    }
+
+
+def clicked_query(evt: gr.EventData):
+    """The position of the character clicked in the attention text (sent by its span's data-q)."""
+    query = evt._data.get("query") if isinstance(evt._data, dict) else None
+    return gr.skip() if query is None else int(query)
 
 
 @shows_errors
@@ -77,19 +118,37 @@ def embeddings_view(ws: Workspace | None, source: str) -> dict:
 
 @shows_errors
 def neurons_view(ws: Workspace | None, source: str, text: str, feature: str, rank) -> dict:
-    """The units that best track a named feature of the text, and the text coloured by one of them."""
+    """The units that best track a named feature of the text, and the text coloured by the one at `rank`
+    (which the layer and unit pickers then show, to move on from)."""
     model, ws = model_from(ws, source)
-    found = neurons(model, text_or_sample(text, ws))
+    text = text_or_sample(text, ws, model)
+    found = neurons(model, text)
     if feature not in found.ranking:
         raise CharlmError(f"unknown feature {feature!r}; choose one of: {', '.join(found.ranking)}.")
     ranked = found.ranking[feature]
+    out = {"ranking": ranking_figure(found, feature), "text": text}
     if not ranked:
-        return {
-            "ranking": ranking_figure(found, feature),
-            "text": f"<p>Nothing in this text varies with {feature}.</p>",
-        }
+        layer = next(iter(found.layers))
+        coloured = f"<p>Nothing in this text varies with {escape(feature)}.</p>"
+        return out | {"coloured": coloured, "layer": gr.update(choices=list(found.layers), value=layer)}
     top = ranked[whole(rank, "rank", 1, len(ranked)) - 1]
-    return {"ranking": ranking_figure(found, feature), "text": neuron_html(found, top.layer, top.unit)}
+    return out | {
+        "coloured": neuron_html(found, top.layer, top.unit),
+        "layer": gr.update(choices=list(found.layers), value=top.layer),
+        "unit": top.unit,
+    }
+
+
+@shows_errors
+def unit_view(ws: Workspace | None, source: str, text: str, layer: str, unit) -> str:
+    """The text coloured by one chosen unit's activation, as in the char-rnn essay."""
+    model, ws = model_from(ws, source)
+    found = neurons(model, text_or_sample(text, ws, model), top=1)
+    if not layer:
+        layer = next(iter(found.layers))
+    if layer not in found.layers:
+        raise CharlmError(f"no layer {layer!r} in this model; its layers are: {', '.join(found.layers)}.")
+    return neuron_html(found, layer, whole(unit, "unit", 0, found.layers[layer].shape[1] - 1))
 
 
 @shows_errors
@@ -106,7 +165,10 @@ def surprisal_view(ws: Workspace | None, source: str, text: str, against: str) -
         text = text if ws.model.config.mode == "text" else "\n".join(t for t in text.split("\n") if t)
     if against and against != "(none)":
         other, _ = model_from(ws, against)
-        return comparison_html(compare(model, other, text), "this model", against)
+        names = model_name(source, model), model_name(against, other)
+        if names[0] == names[1]:
+            names = f"{names[0]}, as model A", f"{names[1]}, as model B"
+        return comparison_html(compare(model, other, text), *names)
     return surprisal_html(surprisal(model, text))
 
 
@@ -125,22 +187,40 @@ def dynamics_view(ws: Workspace | None):
 # Layout: the model picker, then one accordion per view
 
 
+CLICKS = """element.addEventListener('click', (e) => {
+    const span = e.target.closest('[data-q]');
+    if (span) trigger('click', {query: Number(span.dataset.q)});
+});"""  # the attention text: a click on a character sends its position
+
+
 def attention_panel(t: Tab) -> None:
-    with gr.Accordion("Attention (transformer)", open=True):
+    with gr.Accordion("Attention", open=True):
+        gr.Markdown(
+            applies("attention", "Other models have no attention: each position sees its context directly.")
+        )
         with gr.Row():
             t.att_text = gr.Textbox(
-                label="Text", placeholder="empty: the start of the training text", scale=3
+                label="Text",
+                placeholder="empty: the start of the training text",
+                scale=3,
+                elem_id="attention-text",
             )
-            t.layer = gr.Number(0, label="Layer", precision=0, minimum=0, scale=1)
-            t.head = gr.Number(0, label="Head", precision=0, minimum=0, scale=1)
+            t.layer = gr.Number(0, label="Layer", precision=0, minimum=0, scale=1, elem_id="attention-layer")
+            t.head = gr.Number(0, label="Head", precision=0, minimum=0, scale=1, elem_id="attention-head")
+            t.query = gr.Number(
+                None, label="Query (click a character)", precision=0, scale=1, elem_id="attention-query"
+            )
             t.att_go = gr.Button("Show attention", scale=1, elem_id="attention-button")
         t.att_note = gr.Markdown()
-        t.att_heatmap = gr.Plot(label="One head: rows attend to columns", elem_id="attention-heatmap")
-        t.att_grid = gr.Plot(label="Every layer and head", elem_id="attention-grid")
+        t.att_chars = gr.HTML(js_on_load=CLICKS, elem_id="attention-chars")
+        with gr.Row():
+            t.att_heatmap = gr.Plot(label="One head: rows attend to columns", elem_id="attention-heatmap")
+            t.att_grid = gr.Plot(label="Every layer and head", elem_id="attention-grid")
 
 
 def embeddings_panel(t: Tab) -> None:
     with gr.Accordion("Embeddings", open=False):
+        gr.Markdown(applies("embeddings", "The count bigram keeps counts, not vectors."))
         t.emb_go = gr.Button("Show the character embeddings", elem_id="embeddings-button")
         t.emb_note = gr.Markdown()
         t.emb_plot = gr.Plot(label="Characters in 2-D (PCA)", elem_id="embeddings-plot")
@@ -148,23 +228,42 @@ def embeddings_panel(t: Tab) -> None:
 
 def neurons_panel(t: Tab) -> None:
     with gr.Accordion("Neurons", open=False):
+        gr.Markdown(applies("neurons", "The bigrams map a character straight to a row of a table."))
         with gr.Row():
             t.neu_text = gr.Textbox(
-                label="Text", placeholder="empty: the start of the training text", scale=3
+                label="Text",
+                placeholder="empty: the start of the training text",
+                scale=3,
+                elem_id="neurons-input",
             )
             t.feature = gr.Dropdown(list(FEATURES), value=next(iter(FEATURES)), label="Feature", scale=1)
             t.rank = gr.Number(1, label="Unit, by rank", precision=0, minimum=1, scale=1)
             t.neu_go = gr.Button("Find units", scale=1, elem_id="neurons-button")
-        t.ranking = gr.Plot(label="Units that track the feature", elem_id="neurons-ranking")
+        with gr.Row():
+            t.unit_layer = gr.Dropdown([], label="Or choose a layer", scale=2, elem_id="neurons-layer")
+            t.unit = gr.Number(0, label="and a unit", precision=0, minimum=0, scale=1, elem_id="neurons-unit")
+            t.unit_go = gr.Button("Colour by this unit", scale=1, elem_id="unit-button")
         t.neu_html = gr.HTML(elem_id="neurons-text")
+        t.ranking = gr.Plot(label="Units that track the feature", elem_id="neurons-ranking")
 
 
 def surprisal_panel(t: Tab) -> None:
     with gr.Accordion("Surprisal", open=False):
+        gr.Markdown(
+            applies(
+                "surprisal",
+                "Pick a second model (a checkpoint, another run) to see which one predicts where.",
+            )
+        )
         with gr.Row():
             t.sur_text = gr.Textbox(label="Text", placeholder=f"empty: {VALIDATION}", scale=3)
             t.against = gr.Dropdown(
-                ["(none)"], value="(none)", label="Compare with", allow_custom_value=True, scale=1
+                ["(none)"],
+                value="(none)",
+                label="Compare with",
+                allow_custom_value=True,
+                scale=1,
+                elem_id="surprisal-against",
             )
             t.sur_go = gr.Button("Colour by surprise", scale=1, elem_id="surprisal-button")
         t.sur_html = gr.HTML(elem_id="surprisal-text")
@@ -172,6 +271,13 @@ def surprisal_panel(t: Tab) -> None:
 
 def dynamics_panel(t: Tab) -> None:
     with gr.Accordion("Training dynamics", open=False):
+        gr.Markdown(
+            applies(
+                "dynamics",
+                "Recorded while a model trains in this session; the count bigram is counted and the NumPy "
+                "models compute their gradients by hand.",
+            )
+        )
         t.dyn_go = gr.Button("Show how training went", elem_id="dynamics-button")
         t.dyn_plot = gr.Plot(label="Training dynamics", elem_id="dynamics-plot")
 
@@ -181,7 +287,8 @@ def layout() -> Tab:
     gr.Markdown(
         "Look inside the model you just trained, or any saved checkpoint: where attention looks, how the "
         "characters' vectors arrange themselves, which units track something you can name, where the "
-        "model is surprised, and how training went. Each view says which models it applies to."
+        "model is surprised, and how training went. Each view says which models it applies to; an empty "
+        "text box means the start of the text the model was trained on."
     )
     t.source = gr.Dropdown(
         [SESSION], value=SESSION, label="Model", allow_custom_value=True, elem_id="inside-source"
@@ -195,9 +302,12 @@ def layout() -> Tab:
 
 
 def wire(t: Tab, ws: gr.State) -> None:
-    shown = dict(heatmap=t.att_heatmap, grid=t.att_grid, note=t.att_note)
-    inputs = [ws, t.source, t.att_text, t.layer, t.head]
+    shown = dict(heatmap=t.att_heatmap, grid=t.att_grid, note=t.att_note, chars=t.att_chars, query=t.query)
+    shown["text"] = t.att_text
+    inputs = [ws, t.source, t.att_text, t.layer, t.head, t.query]
     on(t.att_go.click, attention_view, inputs, shown, api_name="attention")
+    picked = t.att_chars.click(clicked_query, None, t.query, api_visibility="undocumented")
+    on(picked.then, attention_view, inputs, shown, api_visibility="undocumented")
     on(
         t.emb_go.click,
         embeddings_view,
@@ -205,7 +315,15 @@ def wire(t: Tab, ws: gr.State) -> None:
         {"figure": t.emb_plot, "note": t.emb_note},
         api_name="embeddings",
     )
-    found = {"ranking": t.ranking, "text": t.neu_html}
+    found = {
+        "ranking": t.ranking,
+        "coloured": t.neu_html,
+        "layer": t.unit_layer,
+        "unit": t.unit,
+        "text": t.neu_text,
+    }
     on(t.neu_go.click, neurons_view, [ws, t.source, t.neu_text, t.feature, t.rank], found, api_name="neurons")
+    unit = [ws, t.source, t.neu_text, t.unit_layer, t.unit]
+    t.unit_go.click(unit_view, unit, t.neu_html, api_name="neuron")
     t.sur_go.click(surprisal_view, [ws, t.source, t.sur_text, t.against], t.sur_html, api_name="surprisal")
     t.dyn_go.click(dynamics_view, ws, t.dyn_plot, api_name="dynamics")
