@@ -20,6 +20,7 @@ from huggingface_hub import (
     snapshot_download,
 )
 from huggingface_hub.errors import (
+    CacheNotFound,
     EntryNotFoundError,
     HfHubHTTPError,
     HFValidationError,
@@ -303,7 +304,7 @@ def cached_models() -> list[str]:
     """The charlm models in the local Hub cache: what still loads without a network."""
     try:
         repos = scan_cache_dir().repos
-    except (CharlmError, OSError, ValueError):
+    except (CacheNotFound, OSError, ValueError):  # no cache yet, or one being written
         return []
     return sorted(
         r.repo_id
