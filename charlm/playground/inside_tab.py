@@ -194,7 +194,7 @@ CLICKS = """element.addEventListener('click', (e) => {
 
 
 def attention_panel(t: Tab) -> None:
-    with gr.Accordion("Attention", open=True):
+    with gr.Accordion("Attention", open=True, elem_id="inside-attention"):
         gr.Markdown(
             applies("attention", "Other models have no attention: each position sees its context directly.")
         )
@@ -219,7 +219,7 @@ def attention_panel(t: Tab) -> None:
 
 
 def embeddings_panel(t: Tab) -> None:
-    with gr.Accordion("Embeddings", open=False):
+    with gr.Accordion("Embeddings", open=False, elem_id="inside-embeddings"):
         gr.Markdown(applies("embeddings", "The count bigram keeps counts, not vectors."))
         t.emb_go = gr.Button("Show the character embeddings", elem_id="embeddings-button")
         t.emb_note = gr.Markdown()
@@ -227,7 +227,7 @@ def embeddings_panel(t: Tab) -> None:
 
 
 def neurons_panel(t: Tab) -> None:
-    with gr.Accordion("Neurons", open=False):
+    with gr.Accordion("Neurons", open=False, elem_id="inside-neurons"):
         gr.Markdown(applies("neurons", "The bigrams map a character straight to a row of a table."))
         with gr.Row():
             t.neu_text = gr.Textbox(
@@ -240,7 +240,9 @@ def neurons_panel(t: Tab) -> None:
             t.rank = gr.Number(1, label="Unit, by rank", precision=0, minimum=1, scale=1)
             t.neu_go = gr.Button("Find units", scale=1, elem_id="neurons-button")
         with gr.Row():
-            t.unit_layer = gr.Dropdown([], label="Or choose a layer", scale=2, elem_id="neurons-layer")
+            t.unit_layer = gr.Dropdown(  # its choices come with the model; the handler checks the name
+                [], label="Or choose a layer", allow_custom_value=True, scale=2, elem_id="neurons-layer"
+            )
             t.unit = gr.Number(0, label="and a unit", precision=0, minimum=0, scale=1, elem_id="neurons-unit")
             t.unit_go = gr.Button("Colour by this unit", scale=1, elem_id="unit-button")
         t.neu_html = gr.HTML(elem_id="neurons-text")
@@ -248,7 +250,7 @@ def neurons_panel(t: Tab) -> None:
 
 
 def surprisal_panel(t: Tab) -> None:
-    with gr.Accordion("Surprisal", open=False):
+    with gr.Accordion("Surprisal", open=False, elem_id="inside-surprisal"):
         gr.Markdown(
             applies(
                 "surprisal",
@@ -270,7 +272,7 @@ def surprisal_panel(t: Tab) -> None:
 
 
 def dynamics_panel(t: Tab) -> None:
-    with gr.Accordion("Training dynamics", open=False):
+    with gr.Accordion("Training dynamics", open=False, elem_id="inside-dynamics"):
         gr.Markdown(
             applies(
                 "dynamics",
