@@ -14,6 +14,8 @@ from charlm.data import Corpus, Split, eval_spans, eval_windows, get_batch, samp
 from charlm.errors import CharlmError
 from charlm.models import CharLM, build_model, model_config
 
+OPTIMIZERS = ("adamw", "muon")  # what TrainConfig.optimizer may name
+
 
 @dataclass
 class TrainConfig:
@@ -28,6 +30,10 @@ class TrainConfig:
     # and saved, while the optimizer moves the raw weights underneath
     ema_decay: float = 0.0
     grad_clip: float = 1.0  # clip the gradient norm to this (0 turns clipping off)
+    # "adamw", or "muon": Muon (momentum orthogonalised by Newton-Schulz iterations) for the hidden
+    # matrices and AdamW for the rest; Muon's steps are scaled to AdamW's size (Moonshot's rule), so
+    # both share lr and weight_decay
+    optimizer: str = "adamw"
     eval_interval: int = 200  # evaluate on the validation split every this many steps
     # predictions per evaluation during training: a random sample of windows spread over the split,
     # drawn once from the seed (the final evaluation uses the whole split)
@@ -35,6 +41,12 @@ class TrainConfig:
     seed: int = 1337
     val_fraction: float = 0.1  # the share of the text held out for validation
     device: str = "auto"  # "auto" picks cuda, then mps, then cpu
+    # 0: no limit. Else training stops cleanly once this many seconds have passed (evaluating at the
+    # step it stops on), and the learning-rate schedule follows whichever of steps and time is further
+    time_budget: float = 0.0
+    # restore, when training ends, the weights of the evaluation with the lowest validation estimate
+    keep_best: bool = False
+    patience: int = 0  # 0: off. Else stop after this many evaluations without a new best validation loss
 
     def check(self) -> None:
         rules = [
@@ -57,11 +69,28 @@ class TrainConfig:
                 "eval_interval must be at least 1",
             ),
             (self.eval_tokens >= 1, "eval_tokens must be at least 1"),
+            (self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}"),
             (0 < self.val_fraction < 1, "val_fraction must be between 0 and 1 (0.1 holds out a tenth)"),
+            (
+                math.isfinite(self.time_budget) and self.time_budget >= 0,
+                "time_budget must be 0 (no limit) or a number of seconds",
+            ),
+            (isinstance(self.patience, int) and self.patience >= 0, "patience must be 0 (off) or more"),
         ]
         for ok, message in rules:
             if not ok:
                 raise CharlmError(f"{message}.")
+
+
+@dataclass
+class Best:
+    """The lowest validation estimate of a run so far: its step, loss, the evaluations since, and
+    (with `keep_best`) a copy of the weights that reached it."""
+
+    step: int | None = None
+    val_loss: float | None = None
+    since: int = 0
+    weights: dict[str, torch.Tensor] | None = None
 
 
 @dataclass
@@ -211,22 +240,48 @@ class Trainer:
         # steps (sampling, other models) changes nothing, and a resumed run repeats a straight one
         self.torch_rng = torch.get_rng_state()
         self.params = [p for p in model.parameters() if p.requires_grad]  # what the optimizer moves
-        self.optimizer = None if model.trained_by_counting or model.trains_itself else self._make_optimizer()
+        self.optimizer, self.muon = self._make_optimizers()
         # with ema_decay the model holds the average; the raw weights wait here between steps
         self.raw: list[torch.Tensor] | None = None
         if self.optimizer is not None and config.ema_decay > 0:
             self.raw = [p.detach().clone() for p in self.params]
         self.last: Progress | None = None
+        self.best = Best()
+        self.stopped_by = ""  # why the last run ended before its steps: "time budget", "patience" or ""
 
-    def _make_optimizer(self) -> torch.optim.Optimizer:
-        params = self.params
-        decay = [p for p in params if p.dim() >= 2]
-        no_decay = [p for p in params if p.dim() < 2]
+    def _make_optimizers(self) -> tuple[torch.optim.Optimizer | None, torch.optim.Optimizer | None]:
+        """AdamW (weight decay on matrices only), and with optimizer "muon" Muon for the model's hidden
+        matrices, AdamW keeping the embeddings, the output layer, biases and norms. None for models that
+        are counted or update themselves, which refuse any optimizer but the default."""
+        c, model = self.config, self.model
+        if model.trained_by_counting or model.trains_itself:
+            if c.optimizer != "adamw":
+                how = (
+                    "counted in one pass"
+                    if model.trained_by_counting
+                    else "trained by its own hand-written SGD"
+                )
+                raise CharlmError(
+                    f"optimizer {c.optimizer} does not apply to {model.config.model_type}: it is {how}."
+                )
+            return None, None
+        hidden = model.hidden_matrices() if c.optimizer == "muon" else []
+        taken = {id(p) for p in hidden}
+        rest = [p for p in self.params if id(p) not in taken]
         groups = [
-            {"params": decay, "weight_decay": self.config.weight_decay},
-            {"params": no_decay, "weight_decay": 0.0},
+            {"params": [p for p in rest if p.dim() >= 2], "weight_decay": c.weight_decay},
+            {"params": [p for p in rest if p.dim() < 2], "weight_decay": 0.0},
         ]
-        return torch.optim.AdamW(groups, lr=self.config.lr, betas=(0.9, 0.99))
+        adamw = torch.optim.AdamW(groups, lr=c.lr, betas=(0.9, 0.99))
+        if not hidden:
+            return adamw, None
+        muon = torch.optim.Muon(hidden, lr=c.lr, weight_decay=c.weight_decay, adjust_lr_fn="match_rms_adamw")
+        return adamw, muon
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """The optimizers in use, by the prefix their state is saved under."""
+        named = {"optimizer": self.optimizer, "muon": self.muon}
+        return {name: opt for name, opt in named.items() if opt is not None}
 
     def lr_at(self, step: int) -> float:
         """Linear warmup, then cosine decay to a tenth of the peak."""
@@ -248,10 +303,11 @@ class Trainer:
             )
         start, train_time, tokens = time.perf_counter(), 0.0, 0
         first_step = self.step
+        self.stopped_by = ""
         model.train()
         while self.step < c.steps:
             t0 = time.perf_counter()
-            lr = self.lr_at(self.step)
+            lr = self.lr_at(self._schedule_step(time.perf_counter() - start))
             x, y = get_batch(self.corpus.train, c.batch_size, self.T, self.generator)
             x, y = x.to(self.device), y.to(self.device)
             torch.set_rng_state(self.torch_rng)
@@ -270,13 +326,56 @@ class Trainer:
                 elapsed=time.perf_counter() - start,
                 remaining=(time.perf_counter() - start) / done_steps * (c.steps - self.step),
             )
-            if self.step % c.eval_interval == 0 or self.step == c.steps or done_steps == 1:
+            out_of_time = 0 < c.time_budget <= time.perf_counter() - start
+            if self.step % c.eval_interval == 0 or self.step == c.steps or done_steps == 1 or out_of_time:
                 event.val_loss, event.val_loss_err = self.estimate("val")
                 event.train_eval_loss, event.train_eval_loss_err = self.estimate("train")
                 model.train()
-            event.done = self.step == c.steps
+                self._track_best(event)
+            self.stopped_by = "time budget" if out_of_time else self._patience_spent()
+            event.done = self.step == c.steps or bool(self.stopped_by)
+            if self.stopped_by:
+                event.steps, event.remaining = self.step, 0.0
+            elif c.time_budget > 0:
+                event.remaining = min(event.remaining, c.time_budget - event.elapsed)
+            if event.done:
+                self.restore_best()
             self.last = event
             yield event
+            if self.stopped_by:
+                return
+
+    def _schedule_step(self, elapsed: float) -> int:
+        """The step the learning-rate schedule is at: with a time budget, the further of the step and
+        the share of the budget spent, so the rate has decayed when time runs out on a slow machine."""
+        c = self.config
+        if c.time_budget <= 0:
+            return self.step
+        return max(self.step, min(c.steps - 1, int(elapsed / c.time_budget * c.steps)))
+
+    def _track_best(self, event: Progress) -> None:
+        """Note an evaluation: a new lowest validation estimate (on the run's fixed sample, so evaluations
+        compare like with like) is remembered, with a copy of the weights when `keep_best`."""
+        best = self.best
+        if best.val_loss is None or event.val_loss < best.val_loss:
+            best.step, best.val_loss, best.since = event.step, event.val_loss, 0
+            if self.config.keep_best:
+                best.weights = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        else:
+            best.since += 1
+
+    def _patience_spent(self) -> str:
+        c = self.config
+        return "patience" if c.patience and self.best.since >= c.patience else ""
+
+    def restore_best(self) -> bool:
+        """With `keep_best`, put back the best weights seen at an evaluation (the averaged ones with
+        EMA; the optimizer's raw weights go on from where they were). Whether the weights changed."""
+        best = self.best
+        if not self.config.keep_best or best.weights is None or best.step == self.step:
+            return False
+        self.model.load_state_dict(best.weights)
+        return True
 
     def estimate(self, name: str) -> tuple[float, float]:
         """The loss on split `name` ("val" or "train") from the run's sample, and its standard error."""
@@ -291,18 +390,20 @@ class Trainer:
             self._check_loss(loss_value)
             model.sgd_step(grads, lr, c.grad_clip)
             return loss_value
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
+        for optimizer in self.optimizers().values():
+            for group in optimizer.param_groups:
+                group["lr"] = lr
         self._swap_raw()  # with ema_decay: the step moves the raw weights, not the average
         try:
             _, loss = model(x, y)
             loss_value = loss.item()
             self._check_loss(loss_value)
-            self.optimizer.zero_grad(set_to_none=True)
+            model.zero_grad(set_to_none=True)
             loss.backward()
             if c.grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), c.grad_clip)
-            self.optimizer.step()
+            for optimizer in self.optimizers().values():
+                optimizer.step()
         finally:
             self._swap_raw()
         if self.raw is not None:
@@ -372,6 +473,19 @@ class Trainer:
             "elapsed_seconds": last.elapsed if last else 0.0,
             "num_params": self.model.num_params(),
             "device": str(self.device),
+            **self.best_metrics(),
+        }
+
+    def best_metrics(self) -> dict:
+        """What metrics.json says of the best evaluation and why training ended."""
+        if self.best.step is None:
+            return {}
+        kept = self.config.keep_best and self.best.weights is not None
+        return {
+            "best_step": self.best.step,
+            "best_val_loss": self.best.val_loss,  # the estimate on the run's sample, as compared
+            "kept": "best" if kept else "last",
+            "stopped_by": self.stopped_by or "steps",
         }
 
     def state_dict(self) -> dict[str, torch.Tensor]:
@@ -381,18 +495,34 @@ class Trainer:
             "rng.batches": self.generator.get_state(),
             "rng.torch": self.torch_rng,
         }
-        if self.optimizer is not None:
-            for i, s in self.optimizer.state_dict()["state"].items():
+        for prefix, optimizer in self.optimizers().items():
+            for i, s in optimizer.state_dict()["state"].items():
                 for key, value in s.items():
-                    state[f"optimizer.{i}.{key}"] = torch.as_tensor(value).detach().cpu()
+                    state[f"{prefix}.{i}.{key}"] = torch.as_tensor(value).detach().cpu()
         for i, raw in enumerate(self.raw or []):
             state[f"raw.{i}"] = raw.detach().cpu()
+        if self.best.step is not None:
+            state["best.step"] = torch.tensor(self.best.step)
+            state["best.val_loss"] = torch.tensor(self.best.val_loss, dtype=torch.float64)
+            state["best.since"] = torch.tensor(self.best.since)
+            state["best.in_model"] = torch.tensor(self.holds_best())
         return state
+
+    def holds_best(self) -> bool:
+        """Whether the model's weights are the best ones kept (as after `restore_best`)."""
+        weights = self.best.weights
+        return weights is not None and all(
+            torch.equal(v, weights[k]) for k, v in self.model.state_dict().items()
+        )
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
         self.step = int(state["step"])
         self.generator.set_state(state["rng.batches"])
         self.torch_rng = state["rng.torch"]
+        if "best.step" in state:  # a checkpoint saved with keep_best holds the best weights themselves
+            self.best = Best(int(state["best.step"]), float(state["best.val_loss"]), int(state["best.since"]))
+            if self.config.keep_best and bool(state.get("best.in_model", False)):
+                self.best.weights = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
         if self.optimizer is None:
             return
         if self.raw is not None and "raw.0" in state:  # else the average starts from the saved weights
