@@ -2,10 +2,13 @@
 them on the Hugging Face Hub. Handlers first, then the layout, then the wiring."""
 
 import html
+import io
 
 import gradio as gr
+from PIL import Image
 
 from charlm import viz
+from charlm.card import DESCRIPTION
 from charlm.checkpoint import (
     checkpoint_path,
     delete_checkpoint,
@@ -14,9 +17,10 @@ from charlm.checkpoint import (
     save_checkpoint,
 )
 from charlm.errors import CharlmError
-from charlm.hub import pull, push
-from charlm.playground import settings
+from charlm.hub import make_card, push
+from charlm.playground import hub_browse, settings
 from charlm.playground.common import Tab, on, shows_errors
+from charlm.playground.hub_browse import model_link, pull_into_session  # noqa: F401 (the tab's Pull)
 from charlm.playground.session import SESSION, Workspace, describe_workspace
 from charlm.sampling import sample
 
@@ -110,29 +114,46 @@ def delete(name: str) -> dict:
 
 
 @shows_errors
-def share(name: str, repo_id: str, token: str, private: bool) -> str:
-    """Push the saved checkpoint NAME to the Hub repo REPO_ID. The token falls back to HF_TOKEN and
-    never comes back to the page."""
+def preview(name: str, repo_id: str, description: str) -> dict:
+    """The card a push of checkpoint NAME would write, shown before anything is pushed."""
     if not name:
         raise CharlmError("choose a saved checkpoint to share first (save the session's model above).")
-    url = push(
-        checkpoint_path(settings.CHECKPOINTS, name), repo_id, token=token or None, private=bool(private)
+    card = make_card(
+        checkpoint_path(settings.CHECKPOINTS, name), (repo_id or "").strip() or None, description
     )
-    repo = html.escape(repo_id.strip())
-    return f"Pushed **{html.escape(name)}** to [{repo}]({html.escape(url)}){' (private)' if private else ''}."
+    _, front, body = card.text.split("---", 2)
+    body = body.replace("![Training and validation loss](loss_curve.png)", "(the loss curve, below)")
+    return {
+        "card": f"```yaml\n{front.strip()}\n```\n{body}",
+        "curve": gr.update(
+            value=Image.open(io.BytesIO(card.curve)) if card.curve else None, visible=bool(card.curve)
+        ),
+        "confirm_push": gr.update(visible=True),
+    }
 
 
 @shows_errors
-def pull_into_session(repo_id: str, revision: str, token: str) -> dict:
-    """Download a charlm model from the Hub (or the local cache) and make it the session's model."""
-    checkpoint = load_checkpoint(pull(repo_id, revision=revision or None, token=token or None))
-    repo = html.escape(repo_id.strip()) + (f" @ {html.escape(revision.strip())}" if revision else "")
-    new = Workspace(
-        checkpoint.model, f"pulled from the Hub: {repo}", checkpoint=checkpoint, metrics=checkpoint.metrics
+def share(
+    name: str, repo_id: str, token: str, private: bool, description: str = "", request: gr.Request = None
+) -> dict:
+    """Push the saved checkpoint NAME to the Hub repo REPO_ID with the card's DESCRIPTION. The token
+    falls back to HF_TOKEN and never comes back to the page."""
+    if not name:
+        raise CharlmError("choose a saved checkpoint to share first (save the session's model above).")
+    url = push(
+        checkpoint_path(settings.CHECKPOINTS, name),
+        repo_id,
+        token=token or None,
+        private=bool(private),
+        description=description or None,
     )
-    note = f"Loaded **{repo}** from the Hub into this session: sample it in the *Sample* tab."
-    mode = checkpoint.model.config.mode
-    return {"ws": new, "status": note, "session": describe_workspace(new), "mode": mode, "source": SESSION}
+    repo = html.escape(repo_id.strip())
+    note = f"Pushed **{html.escape(name)}** to [{repo}]({html.escape(url)}){' (private)' if private else ''}."
+    return {
+        "hub_status": note,
+        "link": model_link(repo_id, request),
+        "confirm_push": gr.update(visible=False),
+    }
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -185,11 +206,31 @@ def hub_panel(t: Tab) -> None:
                 elem_id="hub-token",
             )
             t.private = gr.Checkbox(False, label="Private repo")
+        t.description = gr.Textbox(
+            DESCRIPTION, label="The card's description (Markdown)", lines=2, elem_id="card-description"
+        )
         with gr.Row():
-            t.push = gr.Button("Push the chosen checkpoint", variant="primary")
+            t.push = gr.Button("Preview the card and push…", variant="primary", elem_id="preview-button")
             t.revision = gr.Textbox(label="Revision to pull", placeholder="main", scale=1)
             t.pull = gr.Button("Pull into this session")
         t.hub_status = gr.Markdown(elem_id="hub-status")
+        t.link = gr.Textbox(
+            label="Link that opens the pushed model in the playground",
+            interactive=False,
+            elem_id="model-link",
+        )
+        push_preview(t)
+        t.browse = hub_browse.layout("share")
+
+
+def push_preview(t: Tab) -> None:
+    with gr.Column(visible=False) as t.confirm_push:
+        gr.Markdown("**The card that will be pushed** (edit the description above and preview again):")
+        t.card = gr.Markdown(elem_id="card-preview")
+        t.curve = gr.Image(label="loss_curve.png", type="pil", interactive=False, visible=False)
+        with gr.Row():
+            t.push_yes = gr.Button("Push it to the Hub", variant="primary", elem_id="push-button")
+            t.push_no = gr.Button("Cancel")
 
 
 def layout() -> Tab:
@@ -221,8 +262,13 @@ def wire(t: Tab, train: Tab, sample_tab: Tab, ws: gr.State, session: gr.Markdown
     deleted = {"status": t.status, "confirm": t.confirm, **listing}
     on(t.confirm_yes.click, delete, t.chosen, deleted, api_name="delete", show_progress="hidden")
     on(t.refresh.click, checkpoints_view, None, listing, api_name="list_checkpoints")
-    pushed = dict(api_name="push", show_progress_on=t.hub_status)
-    t.push.click(share, [t.chosen, t.repo_id, t.token, t.private], t.hub_status, **pushed)
+    previewed = {"card": t.card, "curve": t.curve, "confirm_push": t.confirm_push}
+    inputs = [t.chosen, t.repo_id, t.description]
+    on(t.push.click, preview, inputs, previewed, api_name="preview_card", show_progress_on=t.hub_status)
+    t.push_no.click(lambda: gr.update(visible=False), None, t.confirm_push, api_visibility="undocumented")
+    pushed = {"hub_status": t.hub_status, "link": t.link, "confirm_push": t.confirm_push}
+    inputs = [t.chosen, t.repo_id, t.token, t.private, t.description]
+    on(t.push_yes.click, share, inputs, pushed, api_name="push", show_progress_on=t.hub_status)
     pulled = {
         "ws": ws,
         "status": t.hub_status,
@@ -247,4 +293,6 @@ def wire(t: Tab, train: Tab, sample_tab: Tab, ws: gr.State, session: gr.Markdown
         api_visibility="undocumented",
         show_progress_on=sample_tab.hub_status,
     )
+    hub_browse.wire(t.browse, {k: v for k, v in pulled.items() if k != "status"}, api_name="search_hub")
+    hub_browse.wire(sample_tab.browse, {k: v for k, v in pulled.items() if k != "status"})
     return listing

@@ -11,6 +11,7 @@ from charlm.compare import set_blas_threads
 from charlm.playground import (
     bigram_tab,
     checkpoints_tab,
+    hub_browse,
     inside_tab,
     sample_tab,
     scratch_tab,
@@ -43,7 +44,7 @@ def build_demo() -> gr.Blocks:
         session = gr.Markdown(describe_workspace(None), elem_id="session-model")
         ws = gr.State(None)  # this browser session's Workspace
         run = gr.State(None)  # its last SampleRun
-        with gr.Tabs():
+        with gr.Tabs() as tabs:
             with gr.Tab("Train", id="train"):
                 train = train_tab.layout(next(iter(settings.EXAMPLES)))
             with gr.Tab("Bigram table", id="bigram") as bigram:
@@ -62,6 +63,7 @@ def build_demo() -> gr.Blocks:
         listing = checkpoints_tab.wire(saved, train, sample, ws, session, inside)
         scratch_tab.wire(scratch, train, ws)
         inside_tab.wire(inside, ws)
+        hub_browse.wire_link(demo, tabs, sample, train, ws, session)  # ?model=user/repo opens it
         on(demo.load, checkpoints_view, None, listing, api_visibility="undocumented")
         demo.unload(end_session)
     return demo

@@ -11,7 +11,7 @@ from charlm import viz
 from charlm.checkpoint import checkpoint_path, load_checkpoint
 from charlm.errors import CharlmError
 from charlm.models import CharLM
-from charlm.playground import settings
+from charlm.playground import hub_browse, settings
 from charlm.playground.common import Tab, on, real, shows_errors, whole
 from charlm.playground.session import SESSION, Workspace
 from charlm.sampling import Token, check_sampling, stream
@@ -214,7 +214,8 @@ def hub_panel(t: Tab) -> None:
             t.hub_revision = gr.Textbox(label="Revision", placeholder="main")
             t.hub_token = gr.Textbox(label="Token (private repos)", type="password")
         t.hub_load = gr.Button("Load it into this session", elem_id="sample-hub-load")
-        t.hub_status = gr.Markdown()
+        t.hub_status = gr.Markdown(elem_id="sample-hub-status")
+        t.browse = hub_browse.layout("sample")
 
 
 def samples_panel(t: Tab) -> None:

@@ -8,6 +8,7 @@ from charlm.data import MAX_TEXT_BYTES
 
 ROOT = Path(__file__).resolve().parents[2]  # the checkout: app.py, examples/, checkpoints/
 ON_SPACE = bool(os.environ.get("SPACE_ID"))  # Hugging Face sets SPACE_ID on a Space: a shared 2-CPU box
+SPACE_HOST = os.environ.get("SPACE_HOST")  # and SPACE_HOST, its address: links that open a model use it
 CHECKPOINTS = Path(os.environ.get("CHARLM_CHECKPOINTS", ROOT / "checkpoints"))
 # Caps: on a Space they keep one user from holding the shared CPUs; locally only the package's own limits.
 MAX_CHARS = int(os.environ.get("CHARLM_MAX_CHARS", 300_000 if ON_SPACE else MAX_TEXT_BYTES))

@@ -50,8 +50,10 @@ def logits(model) -> torch.Tensor:
 
 def test_share_pushes_and_pull_loads_into_the_session(hub, saved, monkeypatch):
     monkeypatch.setattr(settings, "CHECKPOINTS", saved.parent)
-    note = share("names-mlp", REPO, WRITE_TOKEN, False)
+    shared = share("names-mlp", REPO, WRITE_TOKEN, False)
+    note = shared["hub_status"]
     assert f"[{REPO}]({hub.url}/{REPO})" in note and WRITE_TOKEN not in note
+    assert shared["link"] == f"http://127.0.0.1:7860/?model={REPO}"  # no request: the default address
     pulled = pull_into_session(REPO, "", "")
     assert "Loaded **alice/names-mlp**" in pulled["status"] and "pulled from the Hub" in pulled["session"]
     assert pulled["mode"] == "lines" and pulled["source"] == SESSION
@@ -83,16 +85,17 @@ def test_share_errors_are_clear_and_never_show_the_token(hub, saved, monkeypatch
 def test_the_token_falls_back_to_the_environment(hub, saved, monkeypatch):
     monkeypatch.setattr(settings, "CHECKPOINTS", saved.parent)
     monkeypatch.setenv("HF_TOKEN", WRITE_TOKEN)
-    assert "Pushed" in share("names-mlp", "alice/from-env", "", True)
+    assert "Pushed" in share("names-mlp", "alice/from-env", "", True)["hub_status"]
     assert HfApi(token=WRITE_TOKEN).model_info("alice/from-env").private
 
 
 def test_push_and_pull_through_the_api(hub, saved, served):
     c = client(served)
-    note = c.predict("names-mlp", "alice/via-api", WRITE_TOKEN, False, api_name="/push")
+    note, link = c.predict("names-mlp", "alice/via-api", WRITE_TOKEN, False, "Mine.", api_name="/push")
     assert "Pushed **names-mlp**" in note and WRITE_TOKEN not in note
+    assert link == f"{served.url.rstrip('/')}/?model=alice/via-api"  # the address the page was served from
     with pytest.raises(AppError, match="rejected the token") as error:
-        c.predict("names-mlp", "alice/via-api", "hf_secret_wrong", False, api_name="/push")
+        c.predict("names-mlp", "alice/via-api", "hf_secret_wrong", False, "", api_name="/push")
     assert "hf_secret_wrong" not in str(error.value)
     result = c.predict("alice/via-api", "", "", api_name="/pull")
     assert "Loaded **alice/via-api**" in result[0] and "pulled from the Hub" in result[1]
