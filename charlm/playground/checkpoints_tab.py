@@ -68,6 +68,7 @@ def save(ws: Workspace | None, name: str, overwrite: bool) -> dict:
         # a loaded checkpoint keeps its settings and optimizer state, so it can still be resumed
         train_config=ws.train_config,
         trainer_state=ws.trainer_state(),
+        history=ws.history or None,  # the card's loss curve (a loaded model keeps its metrics' history)
     )
     ws.metrics = metrics
     note = f"Saved **{path.name}** ({model.num_params():,} parameters) in `{settings.CHECKPOINTS}`."
