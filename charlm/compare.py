@@ -1,32 +1,87 @@
 """Models trained side by side: the same text, split, batches, steps and seed, each with its own learning
-rate, one step of each in turn. What the app's NumPy-against-PyTorch comparison runs."""
+rate, one step of each in turn. What the app's from-scratch-against-PyTorch comparison runs."""
 
 import functools
 from collections.abc import Iterator
 from dataclasses import replace
+from types import SimpleNamespace
 
+import torch
 from threadpoolctl import ThreadpoolController
 
 from charlm.data import Corpus
 from charlm.errors import CharlmError
-from charlm.models import MODELS
-from charlm.train import Progress, TrainConfig, Trainer, fresh_trainer
+from charlm.models import MODELS, build_model, model_config
+from charlm.train import Progress, TrainConfig, Trainer, fresh_trainer, sequence_length
 
 # a rung written from scratch -> the PyTorch rung it is built like (each declares its twin)
 PAIRS = {name: cls.twin_model for name, cls in MODELS.items() if getattr(cls, "twin_model", "")}
 
 
+def companions(rung: str) -> list[str]:
+    """The models trained beside a rung written from scratch: itself, the from-scratch rungs listed before
+    it that share its twin (value-mlp: numpy-mlp), then the twin."""
+    before = list(PAIRS)[: list(PAIRS).index(rung)]
+    return [rung, *[r for r in before if PAIRS[r] == PAIRS[rung]], PAIRS[rung]]
+
+
+def twin_settings(rung: str) -> dict:
+    """The settings `rung`'s PyTorch twin is built with that `rung` itself has no setting for (value-mlp's
+    twin: relu and two layers), read from the twin its gradient check builds, so both agree."""
+    return dict(_twin_settings(rung))
+
+
+@functools.cache
+def _twin_settings(rung: str) -> dict:
+    cls = MODELS[rung]
+    smallest = {s.name: s.default if s.choices else s.low for s in cls.settings()}  # cheap to build
+    with torch.random.fork_rng():  # building draws weights; nobody else's numbers move
+        twin = build_model(model_config(rung, chars="ab", **smallest)).torch_twin()
+    own = set(smallest)
+    return {s.name: getattr(twin.config, s.name) for s in MODELS[PAIRS[rung]].settings() if s.name not in own}
+
+
 def side_by_side(
-    text: str, mode: str, lrs: dict[str, float], config: TrainConfig, **settings
+    text: str,
+    mode: str,
+    lrs: dict[str, float],
+    config: TrainConfig,
+    per_model: dict[str, dict] | None = None,
+    **settings,
 ) -> dict[str, Trainer]:
     """A fresh trainer for each model named in `lrs`, all on one corpus with `config` but their own
-    learning rate. Each model starts as `new_trainer` would start it alone, and since windowed models of
-    one block size read windows of one length, all of them see the same batches."""
+    learning rate, and `settings` plus that model's own in `per_model` (settings only some of them have).
+    Each model starts as `new_trainer` would start it alone, and since windowed models of one block size
+    read windows of one length, all of them see the same batches."""
     if len(lrs) < 1:
         raise CharlmError("name at least one model to train.")
+    per_model = per_model or {}
     config.check()
     corpus = Corpus.from_text(text, mode, val_fraction=config.val_fraction, seed=config.seed)
-    return {name: fresh_trainer(corpus, name, replace(config, lr=lr), **settings) for name, lr in lrs.items()}
+    return {
+        name: fresh_trainer(corpus, name, replace(config, lr=lr), **{**settings, **per_model.get(name, {})})
+        for name, lr in lrs.items()
+    }
+
+
+def is_slow(name: str) -> bool:
+    """A model that can tell how long a step will take, because it is slow enough to need to."""
+    return hasattr(MODELS[name], "estimated_seconds")
+
+
+def step_seconds(
+    corpus: Corpus, names: list[str], batch_size: int, settings: dict
+) -> dict[str, tuple[float, int]]:
+    """For each slow model among `names`: its estimated seconds per step on `corpus` and its predictions
+    per step, from the model's own estimate; found before anything is built or trained."""
+    found = {}
+    for name in filter(is_slow, names):
+        cls = MODELS[name]
+        config = model_config(name, chars=corpus.vocab.chars, mode=corpus.mode, **settings)
+        # the windows the Trainer would cut, from the config alone (building the model can be costly)
+        T = sequence_length(SimpleNamespace(config=config, windowed=cls.windowed), corpus.train)
+        found[name] = (cls.estimated_seconds(config, 1, batch_size * T), batch_size * T)
+    return found
 
 
 def lockstep(trainers: dict[str, Trainer]) -> Iterator[dict[str, Progress]]:

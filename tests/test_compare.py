@@ -6,7 +6,18 @@ import torch
 from conftest import own
 
 from charlm import viz
-from charlm.compare import PAIRS, blas_threads, lockstep, set_blas_threads, side_by_side
+from charlm.compare import (
+    PAIRS,
+    blas_threads,
+    companions,
+    is_slow,
+    lockstep,
+    set_blas_threads,
+    side_by_side,
+    step_seconds,
+    twin_settings,
+)
+from charlm.data import Corpus
 from charlm.errors import CharlmError
 from charlm.models import MODELS
 from charlm.models.numpy_models import gradient_check
@@ -61,6 +72,47 @@ def test_lockstep_ends_each_model_exactly_as_training_it_alone(rung):
         a.corpus is b.corpus and a.T == b.T and torch.equal(a.generator.get_state(), b.generator.get_state())
     )
     assert {t.config.lr for t in trainers.values()} == {lr(rung), lr(twin)}
+
+
+def test_value_mlp_is_compared_with_numpy_mlp_and_its_twin_built_as_its_gradient_check_builds_it():
+    assert companions("value-mlp") == ["value-mlp", "numpy-mlp", "mlp"]
+    assert companions("numpy-mlp") == ["numpy-mlp", "mlp"]
+    assert companions("numpy-bigram") == ["numpy-bigram", "neural-bigram"]
+    assert twin_settings("value-mlp") == {"n_layer": 2, "dropout": 0.0, "activation": "relu"}
+    assert twin_settings("numpy-bigram") == {}
+    twin_settings("value-mlp")["n_layer"] = 5  # a copy: the cached answer stays right
+    assert twin_settings("value-mlp")["n_layer"] == 2
+
+
+def test_per_model_settings_go_to_their_model_only_and_three_train_in_lockstep_as_alone():
+    sizes = dict(block_size=3, n_embd=8, n_hidden=16)
+    lrs = {"value-mlp": 0.3, "numpy-mlp": 0.5, "mlp": 3e-3}
+    per_model = {"mlp": twin_settings("value-mlp")}
+    trainers = side_by_side(NAMES, "lines", lrs, config(steps=3, batch_size=2), per_model, **sizes)
+    assert trainers["mlp"].model.config.activation == "relu" and trainers["mlp"].model.config.n_layer == 2
+    rounds = list(lockstep(trainers))
+    assert [sorted(r) for r in rounds] == [sorted(lrs)] * 3
+    for name, trainer in trainers.items():
+        settings = {**sizes, **per_model.get(name, {})}
+        alone = new_trainer(NAMES, "lines", name, config(steps=3, batch_size=2, lr=lrs[name]), **settings)
+        assert [r[name].train_loss for r in rounds] == [e.train_loss for e in alone.run()], name
+        for key, value in alone.model.state_dict().items():
+            assert torch.equal(trainer.model.state_dict()[key], value), (name, key)
+    with pytest.raises(CharlmError, match="value-mlp has no setting activation"):  # not for every model
+        side_by_side(NAMES, "lines", lrs, config(), {}, activation="relu", **sizes)
+
+
+def test_step_seconds_is_the_slow_models_own_estimate_for_the_windows_the_trainer_cuts():
+    corpus = Corpus.from_text(NAMES, "lines")
+    sizes = dict(block_size=3, n_embd=8, n_hidden=16)
+    found = step_seconds(corpus, ["value-mlp", "numpy-mlp", "mlp"], 4, sizes)
+    assert list(found) == ["value-mlp"] and [n for n in MODELS if is_slow(n)] == ["value-mlp"]
+    trainer = side_by_side(
+        NAMES, "lines", {"value-mlp": 0.3}, config(batch_size=4, val_fraction=0.1), **sizes
+    )["value-mlp"]
+    seconds, examples = found["value-mlp"]
+    assert examples == 4 * trainer.T
+    assert seconds == type(trainer.model).estimated_seconds(trainer.model.config, 1, examples)
 
 
 def test_lockstep_goes_on_until_the_longest_is_done_and_stops_when_asked():

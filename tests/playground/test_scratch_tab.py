@@ -1,6 +1,6 @@
-"""The From scratch (NumPy) tab's handlers: the side-by-side run streams both curves and ends with a
-table of losses and speeds, stops when asked, refuses bad input clearly; the gradient check; and the
-NumPy rungs in the other tabs like any rung."""
+"""The From scratch tab's handlers: the side-by-side run streams every curve and ends with a table of
+losses and speeds, stops when asked, refuses bad input clearly; the scalar-autograd rung beside numpy-mlp
+and mlp, its time estimate and refusal; the gradient check; and the NumPy rungs in the other tabs."""
 
 import math
 from types import SimpleNamespace
@@ -11,8 +11,17 @@ from playground_helpers import NAMES, defaults
 
 from charlm.compare import PAIRS, blas_threads, set_blas_threads
 from charlm.models import MODELS
+from charlm.models.numpy_models import gradient_check
 from charlm.playground import bigram_tab, checkpoints_tab, settings, train_tab
-from charlm.playground.scratch_tab import SLIDERS, check_gradients, choose_pair, compare, stop_compare
+from charlm.playground.scratch_tab import (
+    GRADIENT_MODELS,
+    SLIDERS,
+    check_gradients,
+    choose_pair,
+    compare,
+    estimate,
+    stop_compare,
+)
 from charlm.playground.session import COMPARING, SESSION, describe_workspace
 from charlm.sampling import sample
 
@@ -184,3 +193,76 @@ def test_numpy_rungs_train_sample_save_and_check_in_the_app_like_any_rung(checkp
     # the Bigram tab compares the NumPy bigram's learned table with the counts, like the neural bigram's
     shown = bigram_tab.comparison_view(trained("numpy-bigram", 20), 30, None)
     assert "nats per character" in shown["note"] and shown["compare"]["visible"]
+
+
+# --- the scalar-autograd rung beside numpy-mlp and mlp ----------------------------------------------------
+
+TINY = dict(block_size=3, n_embd=8, n_hidden=16)
+
+
+def test_choosing_value_mlp_suggests_tiny_sizes_a_third_learning_rate_and_shows_the_time_per_step():
+    chosen = choose_pair("value-mlp")
+    assert {s.name: chosen[s.name]["value"] for s in SLIDERS} == TINY and chosen["batch_size"] == 4
+    assert chosen["middle_lr"]["visible"] and "numpy-mlp" in chosen["middle_lr"]["label"]
+    assert (
+        chosen["numpy_lr"]["value"] == MODELS["value-mlp"].default_lr
+        and "value-mlp" in chosen["numpy_lr"]["label"]
+    )
+    assert not choose_pair("numpy-mlp")["middle_lr"]["visible"]
+    note = estimate(NAMES, "lines", "value-mlp", 200, 4, *TINY.values())
+    longest = max(len(line) for line in NAMES.splitlines()) + 1  # a line and its boundary
+    assert (
+        "**value-mlp**" in note and f"({4 * longest} predictions a step" in note and "for 200 steps" in note
+    )
+    seconds = float(note.split("about **")[1].split(" s a step")[0])
+    assert 0 < seconds < 10
+    assert estimate(NAMES, "lines", "numpy-mlp", 200, 4, *TINY.values()) == ""  # fast pairs: nothing to say
+    assert "⚠️" in estimate("", "lines", "value-mlp", 200, 4, *TINY.values())  # shown in place, not raised
+
+
+def test_value_mlp_trains_beside_numpy_mlp_and_mlp_with_the_speed_ratio_of_the_three():
+    updates = compared(rung="value-mlp", steps=4, batch_size=2, numpy_lr=0.3, torch_lr=3e-3, **TINY)
+    assert "**value-mlp**: about" in updates[0]["results"]  # the estimate, before the first step
+    progress, figure, results = (updates[-1][k] for k in ("progress", "plot", "results"))
+    assert "step 4 / 4" in progress and "done" in progress
+    names = ("value-mlp", "numpy-mlp", "mlp")
+    assert [t.name for t in figure.data] == [f"{m} {part}" for m in names for part in ("validation", "train")]
+    assert all(figure.data[i].x[-1] == 4 for i in range(0, 6, 2))
+    V = len(set(NAMES))
+    two_relu = V * 8 + 24 * 16 + 16 + 16 * 16 + 16 + 16 * V + V  # C, W1, b1, W2, b2, W3, b3
+    one_tanh = V * 8 + 24 * 16 + 16 + 16 * V + V
+    assert (
+        f"| value-mlp | {two_relu:,} | 0.3 | 4 |" in results
+        and f"| mlp | {two_relu:,} | 0.003 | 4 |" in results
+    )
+    assert f"| numpy-mlp | {one_tanh:,} | 0.5 | 4 |" in results  # its default learning rate: left out
+    ratio = results.split("**Speed ratio**: ")[1]
+    assert ratio.count("×") == 2 and "as fast as **value-mlp**" in ratio and "0.00×" not in results
+    assert COMPARING.count == 0
+
+
+def test_the_third_learning_rate_is_used_and_checked():
+    args = (NAMES, "lines", "value-mlp", 2, 2, 3, 0.3, 3e-3, *TINY.values())
+    results = list(compare(*args, 0.25))[-1]["results"]
+    assert "| numpy-mlp |" in results and "| 0.25 | 2 |" in results
+    with pytest.raises(gr.Error, match="learning rate of numpy-mlp"):
+        list(compare(*args, 50.0))
+
+
+def test_a_value_mlp_too_slow_for_the_budget_is_refused_with_its_estimate():
+    with pytest.raises(gr.Error) as error:
+        compared(rung="value-mlp", steps=5000, batch_size=32, block_size=8, n_embd=32, n_hidden=128)
+    message = error.value.message
+    assert "value-mlp would take about" in message and "hours" in message and "numpy-mlp" in message
+    assert "Traceback" not in message and COMPARING.count == 0
+
+
+def test_the_gradient_check_of_value_mlp_gives_every_weight_within_float64_rounding():
+    html = check_gradients(None, NAMES, "lines", "value-mlp", 4, 0)
+    assert "A fresh value-mlp (block_size 3, n_embd 8, n_hidden 16)" in html
+    rows = gradient_check("value-mlp", NAMES, "lines", 4, 0, **TINY)  # what the handler checked
+    assert [r["weight"] for r in rows] == ["C", "W1", "b1", "W2", "b2", "W3", "b3"]
+    assert html.count("✓") == 7 and "✗" not in html
+    for row in rows:
+        assert row["max_abs_diff_autograd"] < 1e-9 and f"{row['max_abs_diff_autograd']:.2e}</td>" in html
+    assert "value-mlp" in GRADIENT_MODELS
