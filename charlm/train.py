@@ -247,6 +247,10 @@ class Trainer:
             self.raw = [p.detach().clone() for p in self.params]
         self.last: Progress | None = None
         self.best = Best()
+        # what a step's forward pass goes through: the model, or its DistributedDataParallel wrapper
+        # (charlm.distributed), whose backward averages the gradients of every rank
+        self.forward = model
+        self.evaluates = True  # False on ranks above 0 of a distributed run: rank 0 evaluates for all
         self.stopped_by = ""  # why the last run ended before its steps: "time budget", "patience" or ""
 
     def _make_optimizers(self) -> tuple[torch.optim.Optimizer | None, torch.optim.Optimizer | None]:
@@ -327,7 +331,8 @@ class Trainer:
                 remaining=(time.perf_counter() - start) / done_steps * (c.steps - self.step),
             )
             out_of_time = 0 < c.time_budget <= time.perf_counter() - start
-            if self.step % c.eval_interval == 0 or self.step == c.steps or done_steps == 1 or out_of_time:
+            due = self.step % c.eval_interval == 0 or self.step == c.steps or done_steps == 1 or out_of_time
+            if due and self.evaluates:
                 event.val_loss, event.val_loss_err = self.estimate("val")
                 event.train_eval_loss, event.train_eval_loss_err = self.estimate("train")
                 model.train()
@@ -395,7 +400,7 @@ class Trainer:
                 group["lr"] = lr
         self._swap_raw()  # with ema_decay: the step moves the raw weights, not the average
         try:
-            _, loss = model(x, y)
+            _, loss = self.forward(x, y)
             loss_value = loss.item()
             self._check_loss(loss_value)
             model.zero_grad(set_to_none=True)
