@@ -7,6 +7,7 @@ from html import escape
 import gradio as gr
 
 from charlm.checkpoint import checkpoint_path, load_checkpoint
+from charlm.data import BOUNDARY
 from charlm.errors import CharlmError
 from charlm.inside import (
     FEATURES,
@@ -79,15 +80,15 @@ def text_or_sample(text: str | None, ws: Workspace | None, model: CharLM) -> str
 @shows_errors
 def attention_view(ws: Workspace | None, source: str, text: str, layer, head, query) -> dict:
     """One layer and head as a heatmap, every layer x head beside it, and the text with what the chosen
-    query character attends to shaded (an empty or out-of-range query is the last character)."""
+    query character attends to shaded (-1, empty or out of range: the last character)."""
     model, ws = model_from(ws, source)
     text = text_or_sample(text, ws, model)
     att = attention(model, text)
     layer = whole(layer, "layer", 0, att.n_layer - 1)
     head = whole(head, "head", 0, att.n_head - 1)
     T = len(att.labels)
-    query = T - 1 if query is None or query == "" else whole(query, "query", -1, 10**6)
-    query = query if 0 <= query < T else T - 1
+    query = -1 if query is None or query == "" else whole(query, "query", -(10**6), 10**6)
+    query = query % T if -T <= query < T else T - 1  # as Python indexes: -1 is the last character
     return {
         "heatmap": attention_heatmap(att, layer, head, query),
         "grid": attention_grid(att),
@@ -151,6 +152,17 @@ def unit_view(ws: Workspace | None, source: str, text: str, layer: str, unit) ->
     return neuron_html(found, layer, whole(unit, "unit", 0, found.layers[layer].shape[1] - 1))
 
 
+def validation_text(ws: Workspace) -> str:
+    """The held-out split of the session's training text, as text (in lines mode, one line per item:
+    the boundary between items is a line end)."""
+    vocab = ws.model.config.vocab
+    text = "".join(
+        "\n" if vocab.boundary and i == BOUNDARY else vocab.decode([i])
+        for i in ws.trainer.corpus.val.tokens.tolist()
+    )
+    return text if not vocab.boundary else "\n".join(t for t in text.split("\n") if t)
+
+
 @shows_errors
 def surprisal_view(ws: Workspace | None, source: str, text: str, against: str) -> str:
     """The loss paid on each character in bits; with a second model, which of the two did better where."""
@@ -160,9 +172,7 @@ def surprisal_view(ws: Workspace | None, source: str, text: str, against: str) -
             raise CharlmError(
                 "type a text: only a model trained in this session has its validation text here."
             )
-        split = ws.trainer.corpus.val
-        text = ws.model.config.vocab.decode(split.tokens.tolist())
-        text = text if ws.model.config.mode == "text" else "\n".join(t for t in text.split("\n") if t)
+        text = validation_text(ws)
     if against and against != "(none)":
         other, _ = model_from(ws, against)
         names = model_name(source, model), model_name(against, other)
@@ -208,7 +218,11 @@ def attention_panel(t: Tab) -> None:
             t.layer = gr.Number(0, label="Layer", precision=0, minimum=0, scale=1, elem_id="attention-layer")
             t.head = gr.Number(0, label="Head", precision=0, minimum=0, scale=1, elem_id="attention-head")
             t.query = gr.Number(
-                None, label="Query (click a character)", precision=0, scale=1, elem_id="attention-query"
+                -1,
+                label="Query: click a character (-1: the last)",
+                precision=0,
+                scale=1,
+                elem_id="attention-query",
             )
             t.att_go = gr.Button("Show attention", scale=1, elem_id="attention-button")
         t.att_note = gr.Markdown()

@@ -2,8 +2,11 @@
 Paste text, train, watch the loss chart grow, sample at another temperature, save; a screenshot of each
 tab lands in test-output/. Without chromium these tests skip locally and fail in CI."""
 
+import numpy as np
 import pytest
 
+from charlm.checkpoint import load_checkpoint
+from charlm.inside import attention
 from charlm.playground import settings
 from charlm.playground.session import TRAINING
 from charlm.playground.train_tab import load_example
@@ -206,5 +209,146 @@ def test_the_from_scratch_tab_in_the_browser(served, browser, screenshots):
     except Exception:
         page.screenshot(path=screenshots / "failure.png", full_page=True)
         raise
+    assert errors == []
+    page.close()
+
+
+def open_view(page, name: str) -> None:
+    """Open one of the Look inside tab's closed accordions (all but attention start closed)."""
+    page.locator(f"#inside-{name} button.label-wrap").click()
+
+
+def drawn(page, elem_id: str, timeout: int = 30_000) -> None:
+    page.wait_for_function(
+        f"() => {{ const p = document.querySelector('#{elem_id} .js-plotly-plot');"
+        " return p && p.data && p.data.length > 0; }",
+        timeout=timeout,
+    )
+
+
+def test_look_inside_a_tiny_transformer_in_the_browser(served, browser, screenshots):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.goto(served.url)
+        page.locator("#train-text textarea").fill(TEXT)
+        page.locator("#steps input").fill("400")
+        page.locator("#steps input").press("Tab")
+        page.locator("#train-button").click()
+        page.wait_for_function(
+            "document.querySelector('#train-metrics').innerText.includes('perplexity')", timeout=120_000
+        )
+        assert "Transformer" in page.locator("#session-model").inner_text()
+        page.get_by_role("tab", name="Checkpoints").click()  # saved, to compute its weights here
+        page.locator("#checkpoint-name textarea").fill("inside-browser")
+        page.locator("#save-button").click()
+        page.wait_for_function("document.querySelector('#checkpoint-status').innerText.includes('Saved')")
+        page.get_by_role("tab", name="Look inside").click()
+
+        # Attention: the heatmap and grid draw for the start of the training text; a click on a
+        # character makes it the query, and its shading is the model's own weights for that query.
+        page.locator("#attention-head input").fill("1")
+        page.locator("#attention-button").click()
+        drawn(page, "attention-heatmap")
+        drawn(page, "attention-grid")
+        text = page.locator("#attention-text textarea").input_value()
+        assert text == TEXT[:30]  # the transformer's block of 32, less the line boundaries
+        page.locator('#attention-chars span[data-q="12"]').click()
+        page.wait_for_selector('#attention-chars span[data-q="12"][style*="outline"]', timeout=30_000)
+        assert page.locator("#attention-query input").input_value() == "12"
+        shaded = page.evaluate(
+            "Array.from(document.querySelectorAll('#attention-chars span[data-w]'), s => Number(s.dataset.w))"
+        )
+        model = load_checkpoint(served.checkpoints / "inside-browser").model
+        np.testing.assert_allclose(shaded, attention(model, text).weights[0, 1, 12, :13], atol=1e-6)
+        page.locator("#inside-attention").screenshot(path=screenshots / "inside-attention.png")
+
+        open_view(page, "embeddings")
+        page.locator("#embeddings-button").click()
+        drawn(page, "embeddings-plot")
+        sliders = page.evaluate(
+            "document.querySelector('#embeddings-plot .js-plotly-plot').layout.sliders[0].steps.length"
+        )
+        assert sliders > 1  # a snapshot at each evaluation
+        page.locator("#inside-embeddings").screenshot(path=screenshots / "inside-embeddings.png")
+
+        open_view(page, "neurons")
+        page.locator("#neurons-button").click()
+        drawn(page, "neurons-ranking")
+        page.wait_for_selector("#neurons-text span[title]")
+        page.locator("#neurons-unit input").fill("5")
+        page.locator("#unit-button").click()
+        page.wait_for_function("document.querySelector('#neurons-text').innerText.includes('unit 5')")
+        page.locator("#inside-neurons").screenshot(path=screenshots / "inside-neurons.png")
+
+        open_view(page, "surprisal")
+        page.locator("#surprisal-button").click()
+        page.wait_for_function(
+            "document.querySelector('#surprisal-text').innerText.includes('bits per character')"
+        )
+        assert page.locator("#surprisal-text img").count() == 0 and page.evaluate("window.pwned") is None
+        page.locator("#inside-surprisal").screenshot(path=screenshots / "inside-surprisal.png")
+
+        open_view(page, "dynamics")
+        page.locator("#dynamics-button").click()
+        drawn(page, "dynamics-plot")
+        assert len(plot_data(page, "dynamics-plot")) > 3
+        page.locator("#inside-dynamics").screenshot(path=screenshots / "inside-dynamics.png")
+    except Exception:
+        page.screenshot(path=screenshots / "failure.png", full_page=True)
+        raise
+    assert errors == []
+    page.close()
+
+
+def test_a_link_opens_a_hub_model_and_the_hub_can_be_browsed(
+    served, browser, screenshots, monkeypatch, tmp_path
+):
+    from hub_server import WRITE_TOKEN, FakeHub, use_fake_hub
+    from playground_helpers import trained
+
+    from charlm.checkpoint import save_checkpoint
+    from charlm.hub import push
+
+    hub = FakeHub().start()
+    use_fake_hub(hub, monkeypatch, tmp_path / "hf")
+    ws = trained(steps=20)[-1]["ws"]
+    path = save_checkpoint(tmp_path / "linked", ws.model, trainer=ws.trainer, history=ws.history)
+    push(path, "alice/linked", token=WRITE_TOKEN)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.goto(f"{served.url}?model=alice/linked&prompt=ka&temperature=0.4")
+        page.wait_for_function(
+            "document.querySelector('#session-model')?.innerText.includes('pulled from the Hub: alice/linked')",
+            timeout=60_000,
+        )
+        assert page.get_by_role("tab", name="Sample").get_attribute("aria-selected") == "true"
+        assert page.locator("#sample-prompt textarea").input_value() == "ka"
+        assert page.locator("#temperature input[type=number]").input_value() == "0.4"
+        page.screenshot(path=screenshots / "1-opened-by-link.png", full_page=True)
+
+        page.get_by_text("…or a model from the Hugging Face Hub").click()
+        page.get_by_text("Browse the Hub").first.click()
+        page.locator("#sample-hub-search-button").click()
+        page.wait_for_function(
+            "document.querySelector('#sample-hub-table')?.innerText.includes('alice/linked')", timeout=30_000
+        )
+        page.screenshot(path=screenshots / "2-browse.png", full_page=True)
+
+        page.goto(f"{served.url}?model=alice/nowhere")  # a bad repo: the page as usual, and one line
+        page.get_by_test_id("toast-body").filter(
+            has_text="alice/nowhere does not exist on the Hub"
+        ).wait_for()
+        assert "no model yet" in page.locator("#session-model").inner_text()
+        assert page.get_by_role("tab", name="Train").get_attribute("aria-selected") == "true"
+        page.screenshot(path=screenshots / "3-bad-link.png")
+    except Exception:
+        page.screenshot(path=screenshots / "failure.png", full_page=True)
+        raise
+    finally:
+        hub.stop()
     assert errors == []
     page.close()

@@ -143,3 +143,11 @@ def test_surprisal_compares_two_models_labelled_by_where_they_come_from(transfor
     assert "as model A" in same and "as model B" in same
     with pytest.raises(gr.Error, match="'&lt;'"):  # named, and escaped for the page
         inside_tab.surprisal_view(transformer, SESSION, "<script>", "(none)")
+
+
+def test_the_validation_text_keeps_its_lines(transformer):
+    val = transformer.trainer.corpus.val.tokens.tolist()
+    lines = inside_tab.validation_text(transformer).split("\n")
+    assert len(lines) == val.count(0) - 1 and all(lines)  # one per item between the boundaries
+    page = inside_tab.surprisal_view(transformer, SESSION, "", "(none)")
+    assert page.count("⏎") == len(lines) and "longer than" not in page  # each line ends in one
