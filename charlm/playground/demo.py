@@ -13,6 +13,7 @@ from charlm.playground import (
     checkpoints_tab,
     hub_browse,
     inside_tab,
+    learn_tab,
     sample_tab,
     scratch_tab,
     settings,
@@ -25,7 +26,8 @@ from charlm.playground.session import describe_workspace, end_session
 INTRO = """# charlm playground
 Train a character-level language model on any text, look inside it, and sample from it.
 **1.** Paste a text (an example is already there). **2.** Pick a model and click **Train**.
-**3.** Watch the loss fall, then open **Sample** and move the temperature."""
+**3.** Watch the loss fall, then open **Sample** and move the temperature.
+New to language models? The **Learn** tab walks up the ladder, one live experiment per lesson."""
 
 
 def space_note() -> None:
@@ -57,12 +59,15 @@ def build_demo() -> gr.Blocks:
                 saved = checkpoints_tab.layout()
             with gr.Tab("From scratch (NumPy)", id="scratch"):
                 scratch = scratch_tab.layout()
+            with gr.Tab("Learn", id="learn"):
+                learn = learn_tab.layout()
         train_tab.wire(train, ws, session)
         bigram_tab.wire(table, bigram, train, ws)
         sample_tab.wire(sample, train, ws, run)
         listing = checkpoints_tab.wire(saved, train, sample, ws, session, inside)
         scratch_tab.wire(scratch, train, ws)
         inside_tab.wire(inside, ws)
+        learn_tab.wire(learn, ws, session, tabs, demo)
         hub_browse.wire_link(demo, tabs, sample, train, ws, session)  # ?model=user/repo opens it
         on(demo.load, checkpoints_view, None, listing, api_visibility="undocumented")
         demo.unload(end_session)
