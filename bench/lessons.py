@@ -7,6 +7,7 @@ since a shared machine slows every figure."""
 
 import argparse
 import time
+from pathlib import Path
 
 import torch
 from common import machine  # noqa: F401  (puts the checkout on sys.path)
@@ -25,7 +26,7 @@ def main() -> None:
         start = time.perf_counter()
         run_lesson(i)
         seconds = time.perf_counter() - start
-        load = open("/proc/loadavg").read().split()[0]
+        load = Path("/proc/loadavg").read_text().split()[0]
         print(f"{lesson.title:24} {seconds:>8.1f}  {load}", flush=True)
 
 
