@@ -104,7 +104,11 @@ def open_link(request: gr.Request) -> dict:
     repo = (params.get("model") or "").strip()
     if not repo:
         return {}
-    loaded = pull_into_session.__wrapped__(repo, params.get("revision") or "", "")
+    try:
+        loaded = pull_into_session.__wrapped__(repo, params.get("revision") or "", "")
+    except CharlmError as e:  # a warning, not an error: the page's outputs stay as they are
+        gr.Warning(html.escape(str(e), quote=False), duration=20)
+        return {"status": inline_error(e)}
     extra = {"tabs": gr.Tabs(selected="sample")}
     if params.get("prompt"):
         extra["prompt"] = params["prompt"][: settings.MAX_CHARS]
