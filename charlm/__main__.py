@@ -8,7 +8,9 @@ import sys
 from pathlib import Path
 
 from charlm.checkpoint import is_checkpoint, list_checkpoints, load_checkpoint, resume, save_checkpoint
+from charlm.corpora import source_file
 from charlm.data import MODES, make_split, read_text
+from charlm.distributed import BACKENDS, Run, finish, setup
 from charlm.errors import CharlmError
 from charlm.models import (
     DEFAULT_MODEL,
@@ -20,7 +22,8 @@ from charlm.models import (
     shown_default,
 )
 from charlm.sampling import sample, stream
-from charlm.train import TrainConfig, Trainer, evaluate, loss_metrics, new_trainer
+from charlm.tokens import open_corpus
+from charlm.train import TrainConfig, Trainer, evaluate, fresh_trainer, loss_metrics
 
 
 def model_options() -> dict[str, tuple]:
@@ -75,42 +78,61 @@ def add_options(
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    text = read_text(args.file)
+    run = setup(args.backend, args.device)  # one process, or one rank of a torchrun
+    try:
+        train_command(args, run)
+    finally:
+        finish(run)
+
+
+def train_command(args: argparse.Namespace, run: Run) -> None:
     train_settings = {k: getattr(args, k) for k in TRAIN_OPTIONS}
-    if args.resume:
-        checkpoint = load_checkpoint(args.resume)
-        trainer = resume(checkpoint, text, **train_settings)
-        out = Path(args.out or args.resume)
-    else:
-        given = {k: v for k, v in train_settings.items() if v is not None}
-        cls = MODELS[args.model]
-        config = TrainConfig(**{"lr": cls.default_lr, "steps": cls.default_steps, **given})
-        settings = {k: getattr(args, k) for k in MODEL_OPTIONS}
-        trainer = new_trainer(text, args.mode, args.model, config, **settings)
-        out = Path(args.out or f"checkpoints/{Path(args.file).stem}-{args.model}")
+    train_settings["device"] = run.device(train_settings["device"])
+    trainer, out, origin = run.rank0_first(lambda: make_trainer(args, train_settings))
     if out.exists() and not is_checkpoint(out):  # refuse now rather than after training
         raise CharlmError(
             f"{out} exists and is not a charlm checkpoint; choose another --out so nothing is overwritten."
         )
-    model = trainer.model
+    run.wrap(trainer)
+    model, summary = trainer.model, {**trainer.corpus.summary(), **origin}
+    processes = (
+        f", {run.world_size} processes of batch {trainer.config.batch_size}" if run.distributed else ""
+    )
     print(
         f"training {model.config.model_type} ({model.num_params():,} parameters) on {args.file}: "
-        f"{len(text):,} characters, vocabulary {model.config.vocab_size}, {trainer.corpus.mode} mode, "
-        f"device {trainer.device}; saving to {out}",
+        f"{summary['characters']:,} characters, vocabulary {model.config.vocab_size}, {trainer.corpus.mode} mode, "
+        f"device {trainer.device}{processes}; saving to {out}",
         file=sys.stderr,
     )
     stopped = run_with_progress(trainer)
-    metrics = trainer.metrics()
+    if not run.main:  # rank 0 evaluates and saves for the run
+        return
+    metrics = {**trainer.metrics(), **run.metrics(trainer.config.batch_size)}
     samples = sample(model, num_samples=5 if model.config.mode == "lines" else 2, length=200, seed=0)
-    save_checkpoint(
-        out, model, trainer=trainer, metrics=metrics, corpus_summary=trainer.corpus.summary(), samples=samples
-    )
+    save_checkpoint(out, model, trainer=trainer, metrics=metrics, corpus_summary=summary, samples=samples)
     m = loss_metrics(metrics["val_loss"])
     print(
         f"{'stopped' if stopped else 'done'} at step {metrics['steps']}: val loss {m['loss']:.4f} nats, "
         f"{m['bpc']:.4f} bits/char, perplexity {m['perplexity']:.2f}; saved {out}",
         file=sys.stderr,
     )
+
+
+def make_trainer(args: argparse.Namespace, train_settings: dict) -> tuple[Trainer, Path, dict]:
+    """The trainer of `charlm train` (new, or resuming a checkpoint) on its corpus (a file, read whole
+    or through a token file, a Hub dataset or a URL), where it saves, and where the corpus came from."""
+    file, origin = source_file(args.file, column=args.column, revision=args.revision, token=args.token)
+    if args.resume:
+        checkpoint = load_checkpoint(args.resume)
+        return resume(checkpoint, file, **train_settings), Path(args.out or args.resume), origin
+    given = {k: v for k, v in train_settings.items() if v is not None}
+    cls = MODELS[args.model]
+    config = TrainConfig(**{"lr": cls.default_lr, "steps": cls.default_steps, **given})
+    config.check()
+    settings = {k: getattr(args, k) for k in MODEL_OPTIONS}
+    corpus = open_corpus(file, args.mode, val_fraction=config.val_fraction, seed=config.seed)
+    out = Path(args.out or f"checkpoints/{Path(args.file).stem}-{args.model}")
+    return fresh_trainer(corpus, args.model, config, **settings), out, origin
 
 
 def run_with_progress(trainer: Trainer) -> bool:
@@ -246,8 +268,17 @@ def add_model_commands(commands) -> None:
     p = commands.add_parser(
         "train", help="train a model on a text file", description="Train a model on a text file."
     )
-    p.add_argument("file", help="a UTF-8 text file")
+    p.add_argument(
+        "file",
+        help="a UTF-8 text file, hf://datasets/OWNER/NAME[@REVISION][/PATH] (.txt or .parquet) or a URL",
+    )
     p.add_argument("--model", choices=list(MODELS), default=DEFAULT_MODEL, help="which rung of the ladder")
+    p.add_argument("--column", help="a Parquet corpus's text column (default: its only string column)")
+    p.add_argument("--revision", help="a Hub dataset's branch, tag or commit (default main)")
+    p.add_argument("--token", help="a Hub token for private datasets (default: HF_TOKEN or the stored login)")
+    p.add_argument(
+        "--backend", choices=BACKENDS, default="auto", help="under torchrun: gloo (CPU), nccl (CUDA)"
+    )
     p.add_argument("--mode", choices=MODES, default="text", help="text: one stream; lines: one item per line")
     p.add_argument("--out", help="checkpoint directory to write (default checkpoints/FILE-MODEL)")
     p.add_argument("--resume", metavar="CKPT", help="continue training this checkpoint")

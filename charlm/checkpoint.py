@@ -22,6 +22,7 @@ from charlm.card import history_rows, model_card
 from charlm.data import Corpus
 from charlm.errors import CharlmError
 from charlm.models import MODELS, CharLM, check_config
+from charlm.tokens import open_corpus
 from charlm.train import Progress, TrainConfig, Trainer
 
 VERSION = "0.1.0"
@@ -286,8 +287,9 @@ def delete_checkpoint(root: str | Path, name: str) -> None:
     shutil.rmtree(path)
 
 
-def resume(checkpoint: Checkpoint, text: str, **overrides) -> Trainer:
-    """A trainer that continues `checkpoint` on `text` where it stopped, optimizer state included.
+def resume(checkpoint: Checkpoint, text: str | Path, **overrides) -> Trainer:
+    """A trainer that continues `checkpoint` on `text` (or the text file at that Path, which a big one
+    reads through its token file) where it stopped, optimizer state included.
 
     `overrides` change training settings (say `steps`, the new total); the rest come from the checkpoint.
     """
@@ -296,7 +298,7 @@ def resume(checkpoint: Checkpoint, text: str, **overrides) -> Trainer:
         if value is not None:
             setattr(config, key, value)
     vocab = checkpoint.model.config.vocab
-    corpus = Corpus.from_text(
+    corpus = (open_corpus if isinstance(text, Path) else Corpus.from_text)(
         text, checkpoint.model.config.mode, val_fraction=config.val_fraction, seed=config.seed, vocab=vocab
     )
     trainer = Trainer(checkpoint.model, corpus, config)
