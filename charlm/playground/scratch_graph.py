@@ -19,9 +19,10 @@ NODE = re.compile(
     r'(<g id="node\d+" class="node">\s*<title>)[^<]*(</title>\s*<g id="a_node\d+"><a xlink:title="([^"]*)")'
 )
 ACTIVE = re.compile(r"<(script|foreignObject|iframe|object|embed)\b|<[^>]*\son\w+\s*=", re.IGNORECASE)
-STYLE = (  # hovering a node outlines it, as its rule appears
+STYLE = (  # hovering a node outlines it, as its rule appears; the page's link underline is no use here
     "<style>#scratch-graph g.node:hover path, #scratch-graph g.node:hover polygon "
-    "{stroke:#d97706;stroke-width:3px}</style>"
+    "{stroke:#d97706;stroke-width:3px} #scratch-graph svg a, #scratch-graph svg text "
+    "{text-decoration:none}</style>"
 )
 
 

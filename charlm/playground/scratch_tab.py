@@ -108,7 +108,7 @@ def estimate_markdown(estimates: dict[str, tuple[float, int]], steps: int) -> st
     lines = []
     for name, (seconds, examples) in estimates.items():
         line = (
-            f"⏱ **{viz.escape(name)}**: about **{seconds:.2g} s a step** here ({examples:,} predictions a step, "
+            f"**{viz.escape(name)}**: about **{seconds:.2g} s a step** here ({examples:,} predictions a step, "
             f"each a graph of scalar Values), about **{viz.duration(seconds * steps)}** for {steps:,} steps"
         )
         if seconds * steps > settings.MAX_TRAIN_SECONDS:

@@ -1,5 +1,5 @@
 """The running playground driven through gradio_client by its public API names: train, sample, save,
-load, delete, compare and check gradients, clear errors for bad input, and stopping a training."""
+load, delete, compare and check gradients, draw the computation graph, clear errors for bad input, and stopping a training."""
 
 import pytest
 from gradio_client.exceptions import AppError
@@ -17,7 +17,7 @@ def test_the_api_names_the_playgrounds_actions(served):
     named = client(served).view_api(print_info=False, return_format="dict")["named_endpoints"]
     for name in ("/train", "/stop", "/sample", "/bigram", "/upload", "/save", "/load", "/delete"):
         assert name in named
-    assert {"/compare", "/stop_compare", "/gradient_check", "/push", "/pull"} <= set(named)
+    assert {"/compare", "/stop_compare", "/gradient_check", "/graph", "/push", "/pull"} <= set(named)
 
 
 def test_train_sample_save_and_reload_through_the_api(served):
@@ -93,3 +93,16 @@ def test_compare_and_gradient_check_through_the_api(served):
     assert "step 10 / 10" in progress and "| 0.5 | 10 |" in results and "| 0.003 | 10 |" in results
     html = c.predict(NAMES, "lines", "numpy-bigram", 4, 0, api_name="/gradient_check")
     assert "✓" in html and "✗" not in html
+
+
+def test_the_graph_and_value_mlps_gradient_check_through_the_api(served):
+    c = client(served)
+    html = c.predict("abcde", "ab", "c", 2, 2, 4, 0, api_name="/graph")
+    assert html.count("<svg") == 1 and "<title>out = a · b" in html and "scalar Values" in html
+    big = c.predict("abcdefghij", "abc", "d", 8, 16, 64, 0, api_name="/graph")
+    assert "<svg" not in big and 'id="graph-counts"' in big
+    with pytest.raises(AppError, match="exactly one character"):
+        c.predict("abcde", "ab", "cd", 2, 2, 4, 0, api_name="/graph")
+    html = c.predict(NAMES, "lines", "value-mlp", 2, 0, api_name="/gradient_check")
+    assert "A fresh value-mlp (block_size 3, n_embd 8, n_hidden 16)" in html
+    assert html.count("✓") == 7 and "✗" not in html
