@@ -197,3 +197,38 @@ def test_lines_mode_stops_at_the_boundary():
     assert all("\n" not in name for name in names)
     assert sum(len(name) < 100 for name in names) >= 25  # lines end, long before the length limit
     assert set("".join(names)) <= set(vocab.chars)
+
+
+def one_at_a_time(model, prompt: str, num_samples: int, seed: int, **options) -> list[str]:
+    """What the batched `sample` must equal: each sample streamed alone with its own seed."""
+    return [
+        prompt + "".join(t.char for t in stream(model, prompt, seed=seed + i, **options))
+        for i in range(num_samples)
+    ]
+
+
+@pytest.mark.parametrize("name", ["transformer", "lstm", "mlp"])
+def test_batched_greedy_sampling_equals_one_at_a_time(name):
+    model, _ = tiny_model(name, block_size=16)
+    length = 40  # past the transformer's block size: the cache is re-primed for the whole batch at once
+    batched = sample(model, "th", num_samples=4, temperature=0, length=length, seed=0)
+    assert batched == one_at_a_time(model, "th", 4, seed=0, temperature=0, length=length)
+    assert len(batched) == 4 and len(batched[0]) == 2 + length
+
+
+def test_batched_sampling_is_reproducible_and_each_row_is_its_own_seeds_sample(trained, monkeypatch):
+    options = dict(length=50, temperature=1.2, top_k=20, top_p=0.95)
+    batched = sample(trained, "the ", num_samples=5, seed=11, **options)
+    assert batched == sample(trained, "the ", num_samples=5, seed=11, **options)
+    assert len(set(batched)) == 5
+    assert batched == one_at_a_time(trained, "the ", 5, seed=11, **options)
+    monkeypatch.setattr("charlm.sampling.MAX_BATCH", 2)  # in batches of 2, 2 and 1: the same samples
+    assert sample(trained, "the ", num_samples=5, seed=11, **options) == batched
+
+
+def test_batched_lines_stop_each_row_at_its_own_boundary():
+    trainer, _ = train_tiny("transformer", text=NAMES, mode="lines", block_size=16)
+    model = trainer.model
+    names = sample(model, num_samples=8, seed=3, length=30)
+    assert names == one_at_a_time(model, "", 8, seed=3, length=30)
+    assert len({len(n) for n in names}) > 1 and all("\n" not in n for n in names)
