@@ -104,12 +104,15 @@ def train_command(args: argparse.Namespace, run: Run) -> None:
         f"device {trainer.device}{processes}; saving to {out}",
         file=sys.stderr,
     )
-    stopped = run_with_progress(trainer)
+    history: list = []
+    stopped = run_with_progress(trainer, history)
     if not run.main:  # rank 0 evaluates and saves for the run
         return
     metrics = {**trainer.metrics(), **run.metrics(trainer.config.batch_size)}
     samples = sample(model, num_samples=5 if model.config.mode == "lines" else 2, length=200, seed=0)
-    save_checkpoint(out, model, trainer=trainer, metrics=metrics, corpus_summary=summary, samples=samples)
+    save_checkpoint(
+        out, model, trainer=trainer, metrics=metrics, corpus_summary=summary, samples=samples, history=history
+    )
     m = loss_metrics(metrics["val_loss"])
     print(
         f"{'stopped' if stopped else 'done'} at step {metrics['steps']}: val loss {m['loss']:.4f} nats, "
@@ -135,8 +138,9 @@ def make_trainer(args: argparse.Namespace, train_settings: dict) -> tuple[Traine
     return fresh_trainer(corpus, args.model, config, **settings), out, origin
 
 
-def run_with_progress(trainer: Trainer) -> bool:
-    """Train with a progress bar; Ctrl-C stops and keeps the model. Returns whether it was stopped."""
+def run_with_progress(trainer: Trainer, history: list | None = None) -> bool:
+    """Train with a progress bar; Ctrl-C stops and keeps the model. Returns whether it was stopped.
+    Every event is appended to `history` when one is given (the model card draws its curve)."""
     from tqdm import tqdm
 
     bar = tqdm(
@@ -144,6 +148,8 @@ def run_with_progress(trainer: Trainer) -> bool:
     )
     try:
         for event in trainer.run():
+            if history is not None:
+                history.append(event)
             bar.update(event.step - bar.n)
             bar.set_postfix(
                 loss=f"{event.train_loss:.3f}", tok_s=f"{event.tokens_per_second:,.0f}", refresh=False

@@ -83,6 +83,8 @@ def test_train_sample_eval_list(workdir, capsys):
     assert "done at step 6" in err and out == ""
     checkpoint = load_checkpoint(workdir / "n")
     assert checkpoint.config["mode"] == "lines" and checkpoint.metrics["steps"] == 6
+    steps = [row["step"] for row in checkpoint.metrics["history"]]  # the model card's loss curve
+    assert steps[0] == 1 and steps[-1] == 6
 
     code, out, _ = run(capsys, "sample", "n", "--prompt", "em", "--num-samples", "3", "--seed", "1", "--json")
     samples = json.loads(out)
