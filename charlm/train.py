@@ -532,14 +532,21 @@ class Trainer:
             return
         if self.raw is not None and "raw.0" in state:  # else the average starts from the saved weights
             self.raw = [state[f"raw.{i}"].to(self.device) for i in range(len(self.raw))]
-        moments: dict[int, dict[str, torch.Tensor]] = {}
-        for name, value in state.items():
-            if name.startswith("optimizer."):
-                _, i, key = name.split(".", 2)
-                moments.setdefault(int(i), {})[key] = value.to(self.device) if key != "step" else value
-        full = self.optimizer.state_dict()
-        full["state"] = moments
-        self.optimizer.load_state_dict(full)
+        saved_muon = any(name.startswith("muon.") for name in state)
+        if saved_muon != (self.muon is not None) and any(name.startswith("optimizer.") for name in state):
+            raise CharlmError(
+                f"this checkpoint was trained with optimizer {'muon' if saved_muon else 'adamw'}; "
+                "resume it with the same optimizer."
+            )
+        for prefix, optimizer in self.optimizers().items():
+            moments: dict[int, dict[str, torch.Tensor]] = {}
+            for name, value in state.items():
+                if name.startswith(prefix + "."):
+                    _, i, key = name.split(".", 2)
+                    moments.setdefault(int(i), {})[key] = value.to(self.device) if key != "step" else value
+            full = optimizer.state_dict()
+            full["state"] = moments
+            optimizer.load_state_dict(full)
 
 
 def new_trainer(text: str, mode: str, model: str, config: TrainConfig, **settings) -> Trainer:

@@ -154,6 +154,15 @@ class CharLM(
     def decode(self, idx: torch.Tensor, state: Any = None) -> tuple[torch.Tensor, Any]:
         raise NotImplementedError
 
+    def hidden_matrices(self) -> list[nn.Parameter]:
+        """The 2-D weights inside the network, which Muon may train: not the embeddings, nor the output
+        layer, whose rows stand for characters (as a tied embedding's do) rather than hidden features."""
+        skip = {id(m.weight) for m in self.modules() if isinstance(m, nn.Embedding)}
+        head = getattr(self, "lm_head", None)
+        if isinstance(head, nn.Linear):
+            skip.add(id(head.weight))
+        return [p for p in self.parameters() if p.dim() == 2 and p.requires_grad and id(p) not in skip]
+
     def check_budget(self, steps: int, examples_per_step: int) -> None:
         """Refuse, before training starts, a run this model could not finish in reasonable time (the
         scalar-autograd rung); every other model trains at any size the settings allow."""
