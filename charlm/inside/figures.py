@@ -363,7 +363,18 @@ def dynamics_figure(d: Dynamics) -> go.Figure:
         fig.add_trace(
             go.Scatter(x=d.steps, y=series, name=escape(name), mode="lines", legendgroup="ratio"), 1, 1
         )
-    fig.add_hline(y=1e-3, line_dash="dash", line_color="#444", annotation_text="1e-3", row=1, col=1)
+    fig.add_hline(y=1e-3, line_dash="dash", line_color="#444", row=1, col=1)
+    # placed by hand: on a log axis an annotation's y is the exponent (hline's own lands at the top)
+    fig.add_annotation(
+        text="1e-3 guide",
+        x=1,
+        xref="x domain",
+        y=-3,
+        yref="y",
+        showarrow=False,
+        xanchor="right",
+        yanchor="bottom",
+    )
     fig.add_trace(
         go.Scatter(x=d.steps, y=d.grad_norm, name="gradient norm", mode="lines", showlegend=False), 1, 2
     )
@@ -380,7 +391,7 @@ def dynamics_figure(d: Dynamics) -> go.Figure:
             2,
             2,
         )
-    fig.update_yaxes(type="log", exponentformat="power", row=1, col=1)
+    fig.update_yaxes(type="log", exponentformat="power", dtick=1, row=1, col=1)  # decades only
     fig.update_yaxes(title="%", rangemode="tozero", row=2, col=2)
     fig.update_xaxes(title="step", row=2)
     fig.update_layout(title="Training dynamics", height=640, legend=dict(font=dict(size=10)))
