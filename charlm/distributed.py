@@ -3,6 +3,7 @@ DistributedDataParallel, each rank's own seeded batch stream, and what only rank
 save). Outside torchrun every call here is a no-op, so one code path trains in one process or many."""
 
 import os
+import re
 import signal
 import sys
 import traceback
@@ -14,6 +15,8 @@ import torch.distributed as dist
 from charlm.errors import CharlmError
 
 BACKENDS = ("auto", "gloo", "nccl")
+LOST = re.compile(r"gloo|nccl|connection (reset|closed|refused)|remote worker|broken pipe", re.IGNORECASE)
+NOTHING_SAVED = "Nothing was saved by this run; a checkpoint saved before is intact."
 
 
 class Ended(Exception):
@@ -76,9 +79,7 @@ class Run:
                     f"--{name.replace('_', '-')} is not available under torchrun yet; leave it out."
                 )
         ids = [trainer.device.index or 0] if trainer.device.type == "cuda" else None
-        trainer.forward = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=ids, broadcast_buffers=False
-        )
+        trainer.forward = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
         if not self.main:
             trainer.generator.manual_seed(stream_seed(trainer.config.seed, self.rank, trainer.step))
             trainer.evaluates = False
@@ -152,14 +153,18 @@ def _ended(signum, frame) -> None:
 
 
 def _one_line(kind, error, tb) -> None:
-    """Collective failures (a rank died, the network broke) and torchrun's SIGTERM in one line on rank 0;
-    anything else, a bug, keeps its traceback."""
-    if issubclass(kind, (Ended, dist.DistError)):
-        first = (str(error).strip().splitlines() or [kind.__name__])[0][:200]
+    """A lost rank (gloo's or NCCL's error, or torchrun's SIGTERM) in one line on rank 0; anything else,
+    a bug, keeps its traceback."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # torchrun's SIGTERM may follow: let this line out first
+    text = str(error).strip()
+    if issubclass(kind, Ended):
+        print(f"error: {text}. {NOTHING_SAVED}", file=sys.stderr)
+    elif issubclass(kind, dist.DistError) or (issubclass(kind, RuntimeError) and LOST.search(text)):
+        first = re.sub(r"^\[[^\]]*\]\s*", "", text.splitlines()[0] if text else kind.__name__)[:160]
         print(
-            f"error: {first}. Nothing was saved by this run; a checkpoint saved before is intact.",
+            f"error: another process of this run failed or was stopped ({first}). {NOTHING_SAVED}",
             file=sys.stderr,
         )
-        sys.stderr.flush()
-        return
-    traceback.print_exception(kind, error, tb, file=sys.__stderr__)
+    else:
+        traceback.print_exception(kind, error, tb, file=sys.__stderr__)
+    sys.stderr.flush()
