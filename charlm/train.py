@@ -37,7 +37,11 @@ class TrainConfig:
     eval_interval: int = 200  # evaluate on the validation split every this many steps
     # predictions per evaluation during training: a random sample of windows spread over the split,
     # drawn once from the seed (the final evaluation uses the whole split)
-    eval_tokens: int = 32768
+    eval_tokens: int = 8192
+    # 0: off. Else training stops at the first evaluation whose validation loss is at or under this.
+    # The run's sample says when to look (an estimate within two standard errors of it); the whole
+    # validation split decides, so the model kept is at the target by `charlm eval`'s measure
+    target_loss: float = 0.0
     seed: int = 1337
     val_fraction: float = 0.1  # the share of the text held out for validation
     device: str = "auto"  # "auto" picks cuda, then mps, then cpu
@@ -69,6 +73,10 @@ class TrainConfig:
                 "eval_interval must be at least 1",
             ),
             (self.eval_tokens >= 1, "eval_tokens must be at least 1"),
+            (
+                math.isfinite(self.target_loss) and self.target_loss >= 0,
+                "target_loss must be 0 (off) or a loss in nats, e.g. 1.88",
+            ),
             (self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}"),
             (0 < self.val_fraction < 1, "val_fraction must be between 0 and 1 (0.1 holds out a tenth)"),
             (
@@ -251,6 +259,7 @@ class Trainer:
         # (charlm.distributed), whose backward averages the gradients of every rank
         self.forward = model
         self.evaluates = True  # False on ranks above 0 of a distributed run: rank 0 evaluates for all
+        self.reached: dict = {}  # with target_loss: the step and seconds at which it was reached
         self.stopped_by = ""  # why the last run ended before its steps: "time budget", "patience" or ""
 
     def _make_optimizers(self) -> tuple[torch.optim.Optimizer | None, torch.optim.Optimizer | None]:
@@ -333,11 +342,13 @@ class Trainer:
             out_of_time = 0 < c.time_budget <= time.perf_counter() - start
             due = self.step % c.eval_interval == 0 or self.step == c.steps or done_steps == 1 or out_of_time
             if due and self.evaluates:
-                event.val_loss, event.val_loss_err = self.estimate("val")
+                event.val_loss, event.val_loss_err = self._validate()
                 event.train_eval_loss, event.train_eval_loss_err = self.estimate("train")
                 model.train()
                 self._track_best(event)
-            self.stopped_by = "time budget" if out_of_time else self._patience_spent()
+            self.stopped_by = (
+                "time budget" if out_of_time else self._patience_spent() or self._at_target(event)
+            )
             event.done = self.step == c.steps or bool(self.stopped_by)
             if self.stopped_by:
                 event.steps, event.remaining = self.step, 0.0
@@ -349,6 +360,24 @@ class Trainer:
             yield event
             if self.stopped_by:
                 return
+
+    def _validate(self) -> tuple[float, float]:
+        """The validation loss and its standard error: the estimate on the run's sample, or, with a
+        target loss that the estimate is within two standard errors of, the whole split (no error)."""
+        loss, err = self.estimate("val")
+        target = self.config.target_loss
+        if target > 0 and err > 0 and loss - 2 * err <= target:
+            return evaluate(self.model, self.corpus.val, self.T), 0.0
+        return loss, err
+
+    def _at_target(self, event: Progress) -> str:
+        """ "target loss" when this evaluation measured the whole split at or under the target (and
+        notes when), else ""."""
+        target = self.config.target_loss
+        if target <= 0 or event.val_loss is None or event.val_loss_err != 0 or event.val_loss > target:
+            return ""
+        self.reached = {"target_step": event.step, "target_seconds": event.elapsed}
+        return "target loss"
 
     def _schedule_step(self, elapsed: float) -> int:
         """The step the learning-rate schedule is at: with a time budget, the further of the step and
@@ -479,6 +508,7 @@ class Trainer:
             "num_params": self.model.num_params(),
             "device": str(self.device),
             **self.best_metrics(),
+            **({"target_loss": self.config.target_loss, **self.reached} if self.config.target_loss else {}),
         }
 
     def best_metrics(self) -> dict:
