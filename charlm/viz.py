@@ -759,3 +759,57 @@ def gradient_check_html(rows: Sequence[dict], title: str = "") -> str:
         f"<tbody>{''.join(body)}</tbody></table>"
         f'<p style="font-size:13px;margin-top:6px">{escape(verdict)}</p></div>'
     )
+
+
+# ---------------------------------------------------------------------------------------------------
+# Runs compared: the session's history in the Train tab, the side-by-side runs in From scratch
+
+RUN_COLORS = ["#1f5fa8", "#e8590c", "#2b8a3e", "#862e9c", "#c92a2a", "#0b7285", "#5f3dc4", "#d9480f"]
+
+
+def runs_figure(
+    curves: dict[str, Sequence[Progress]],
+    x: str = "steps",
+    refs: dict[str, float] | None = None,
+    max_points: int = 300,
+) -> go.Figure:
+    """Several runs' validation (solid, with markers) and train (dotted) losses on one chart, one colour
+    per run and its name in the legend, against steps or seconds (`x`; seconds is the fair axis across
+    models of different speed). A run that counts in one pass is one point."""
+    if x not in ("steps", "seconds"):
+        raise CharlmError(f"the x-axis is steps or seconds, not {x!r}.")
+    fig = go.Figure()
+    where = (lambda e: e.step) if x == "steps" else (lambda e: e.elapsed)
+    for (name, history), color in zip(curves.items(), RUN_COLORS * (1 + len(curves) // len(RUN_COLORS))):
+        evals = [e for e in history if e.val_loss is not None]
+        at = [where(e) for e in evals]
+        for part, get, line in (
+            ("validation", lambda e: e.val_loss, dict(color=color, width=2)),
+            ("train", lambda e: e.train_eval_loss, dict(color=color, width=1, dash="dot")),
+        ):
+            xs, ys = downsample(at, [get(e) for e in evals], max_points)
+            mode = "lines+markers" if part == "validation" or len(xs) == 1 else "lines"
+            fig.add_scatter(
+                x=xs, y=ys, name=f"{escape(name)} {part}", mode=mode, line=line, legendgroup=escape(name)
+            )
+    loss_axes(
+        fig, refs, "Runs compared: validation (solid) and train (dotted), nats per character", 400, "runs"
+    )
+    fig.update_xaxes(title="step" if x == "steps" else "seconds of training")
+    if x == "steps":
+        fig.update_xaxes(tickformat=",d")  # steps are whole: no fractional ticks on short runs
+    fig.update_layout(legend=dict(orientation="h", y=-0.18, x=0, yanchor="top"))
+    return fig
+
+
+def bigram_warning(val_loss: float, err: float, refs: dict[str, float] | None) -> str:
+    """A warning when validation loss is above the count bigram's by more than two standard errors
+    `err` (0 for a whole split), with what usually helps; "" otherwise."""
+    counted = (refs or {}).get("count bigram")
+    if counted is None or not val_loss - 2 * err > counted:
+        return ""
+    return (
+        f"The validation loss ({val_loss:.3f}) is above the count bigram's ({counted:.3f}): the model has not "
+        "yet learned more than which character follows which. What usually helps: more steps or time, a "
+        "higher learning rate, or a smaller model."
+    )
