@@ -23,7 +23,7 @@ from charlm.models import (
 )
 from charlm.sampling import sample, stream
 from charlm.tokens import open_corpus
-from charlm.train import TrainConfig, Trainer, evaluate, fresh_trainer, loss_metrics
+from charlm.train import OPTIMIZERS, TrainConfig, Trainer, evaluate, fresh_trainer, loss_metrics
 
 
 def model_options() -> dict[str, tuple]:
@@ -56,7 +56,17 @@ TRAIN_OPTIONS = {
         float,
         "keep a moving average of the weights, e.g. 0.999; it is what gets evaluated and saved (0: off)",
     ),
+    "optimizer": (
+        str,
+        "adamw, or muon: Muon for the hidden matrices and AdamW for the rest, at the same lr",
+        OPTIMIZERS,
+    ),
     "eval_interval": (int, "evaluate every this many steps"),
+    "eval_tokens": (int, "predictions per split in each evaluation's fixed random sample"),
+    "target_loss": (
+        float,
+        "stop at the first evaluation whose validation loss (whole split) is at or under this, e.g. 1.88 (0: off)",
+    ),
     "seed": (int, "random seed: the same seed gives the same numbers"),
     "device": (str, "auto, cpu, cuda or mps"),
 }
