@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from charlm.checkpoint import is_checkpoint, list_checkpoints, load_checkpoint, resume, save_checkpoint
+from charlm.cli_runs import add_budget_options, add_ladder_command, auto_config, budget_settings
 from charlm.corpora import source_file
 from charlm.data import MODES, make_split, read_text
 from charlm.distributed import BACKENDS, Run, finish, setup
@@ -96,7 +97,7 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def train_command(args: argparse.Namespace, run: Run) -> None:
-    train_settings = {k: getattr(args, k) for k in TRAIN_OPTIONS}
+    train_settings = {k: getattr(args, k) for k in TRAIN_OPTIONS} | budget_settings(args)
     train_settings["device"] = run.device(train_settings["device"])
     trainer, out, origin = run.rank0_first(lambda: make_trainer(args, train_settings))
     if out.exists() and not is_checkpoint(out):  # refuse now rather than after training
@@ -144,6 +145,8 @@ def make_trainer(args: argparse.Namespace, train_settings: dict) -> tuple[Traine
     config.check()
     settings = {k: getattr(args, k) for k in MODEL_OPTIONS}
     corpus = open_corpus(file, args.mode, val_fraction=config.val_fraction, seed=config.seed)
+    if config.time_budget:  # auto settings for the text and the budget; options given explicitly win
+        config, settings = auto_config(corpus, args.model, given, settings)
     out = Path(args.out or f"checkpoints/{Path(args.file).stem}-{args.model}")
     return fresh_trainer(corpus, args.model, config, **settings), out, origin
 
@@ -172,7 +175,8 @@ def run_with_progress(trainer: Trainer, history: list | None = None) -> bool:
                     file=sys.stderr,  # stdout is for results (samples, evaluations) only
                 )
     except KeyboardInterrupt:
-        bar.write(f"stopped at step {trainer.step}; keeping the model as it is", file=sys.stderr)
+        kept = "the best weights" if trainer.restore_best() or trainer.holds_best() else "the model as it is"
+        bar.write(f"stopped at step {trainer.step}; keeping {kept}", file=sys.stderr)
         return True
     finally:
         bar.close()
@@ -275,6 +279,7 @@ def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m charlm", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     add_model_commands(commands)
+    add_ladder_command(commands)
     add_hub_commands(commands)
     return parser
 
@@ -300,6 +305,7 @@ def add_model_commands(commands) -> None:
     p.add_argument("--resume", metavar="CKPT", help="continue training this checkpoint")
     add_options(p, MODEL_OPTIONS, "model options (a model refuses one it does not have)")
     add_options(p, TRAIN_OPTIONS, "training options", TrainConfig())
+    add_budget_options(p)
     p.set_defaults(run=cmd_train)
 
     p = commands.add_parser(
