@@ -78,3 +78,9 @@ def text_file(tmp_path):
     path = tmp_path / "text.txt"
     path.write_text(TEXT, encoding="utf-8")
     return path
+
+
+@pytest.fixture(autouse=True)
+def charlm_cache(tmp_path_factory, monkeypatch):
+    """Token files and downloaded corpora go to a temporary folder, never the user's ~/.cache/charlm."""
+    monkeypatch.setenv("CHARLM_CACHE", str(tmp_path_factory.mktemp("charlm-cache")))
