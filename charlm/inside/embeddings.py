@@ -12,6 +12,7 @@ from charlm.errors import CharlmError
 from charlm.models import CharLM
 from charlm.models.bigram import NeuralBigram
 from charlm.models.numpy_models import NumpyBigram, NumpyMLP
+from charlm.models.value_mlp import ValueMLP
 from charlm.train import Progress
 
 CLASSES = ("vowel", "consonant", "digit", "punctuation", "whitespace", "boundary")
@@ -21,6 +22,7 @@ TABLES = {
     NeuralBigram: lambda m: m.table,
     NumpyBigram: lambda m: m.W,
     NumpyMLP: lambda m: m.C,
+    ValueMLP: lambda m: m.C,
 }
 
 
@@ -34,7 +36,7 @@ def embedding_table(model: CharLM) -> torch.Tensor:
         table = wte.weight
     else:
         raise CharlmError(
-            f"the {model.config.model_type} has no embeddings (it keeps counts, not vectors); "
+            f"the {model.config.model_type} has no embeddings (it keeps counts, not vectors); "  # the count bigram
             "train a neural bigram, an MLP, an RNN or a transformer."
         )
     return table.detach().float().cpu().clone()

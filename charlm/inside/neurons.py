@@ -16,6 +16,8 @@ from charlm.models.mlp import MLP
 from charlm.models.numpy_models import NumpyMLP
 from charlm.models.rnn import RecurrentLM
 from charlm.models.transformer import Transformer
+from charlm.models.value_mlp import LAYERS as VALUE_LAYERS
+from charlm.models.value_mlp import ValueMLP
 
 OPEN, CLOSE = "([{", ")]}"
 QUOTES = '"“”«»'
@@ -94,11 +96,23 @@ def _numpy_mlp_units(model: NumpyMLP, ids: torch.Tensor) -> dict[str, np.ndarray
     return {"hidden (tanh)": np.asarray(h, dtype=np.float32)}
 
 
+def _value_mlp_units(model: ValueMLP, ids: torch.Tensor) -> dict[str, np.ndarray]:
+    """The two relu layers of the scalar-autograd MLP, read on whole arrays (as its decode reads them)."""
+    p = model.weights()
+    x = p["C"][model.contexts(ids[None].cpu())[0]].reshape(len(ids), -1)
+    layers = {}
+    for i, (W, b) in enumerate(VALUE_LAYERS, start=1):
+        x = np.maximum(x @ p[W].T + p[b], 0)
+        layers[f"hidden {i} (relu)"] = np.asarray(x, dtype=np.float32)
+    return layers
+
+
 # rung -> how to read its units; the transformer reads one block, the others any length
 UNITS: dict[type, Callable[[CharLM, torch.Tensor], dict[str, np.ndarray]]] = {
     RecurrentLM: _recurrent_units,
     MLP: _mlp_units,
     NumpyMLP: _numpy_mlp_units,
+    ValueMLP: _value_mlp_units,
     Transformer: _transformer_units,
 }
 

@@ -37,8 +37,18 @@ SAMPLE_CHARS = 300  # the default text of a model that reads any length: the sta
 # Which rungs (by title) each view applies to; a test checks this against what the views serve.
 APPLIES = {
     "attention": ("Transformer",),
-    "embeddings": ("Neural bigram", "MLP", "RNN", "GRU", "LSTM", "Transformer", "NumPy bigram", "NumPy MLP"),
-    "neurons": ("MLP", "RNN", "GRU", "LSTM", "Transformer", "NumPy MLP"),
+    "embeddings": (
+        "Neural bigram",
+        "MLP",
+        "RNN",
+        "GRU",
+        "LSTM",
+        "Transformer",
+        "NumPy bigram",
+        "NumPy MLP",
+        "Scalar-autograd MLP",
+    ),
+    "neurons": ("MLP", "RNN", "GRU", "LSTM", "Transformer", "NumPy MLP", "Scalar-autograd MLP"),
     "surprisal": ("every model",),
     "dynamics": ("Neural bigram", "MLP", "RNN", "GRU", "LSTM", "Transformer"),
 }

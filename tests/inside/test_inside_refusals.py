@@ -12,9 +12,12 @@ pytest_plugins = ["inside_fixtures"]  # the `tiny` model factory (not a conftest
 VIEWS = {  # view -> (how to call it, the rungs that have it)
     "attention": (lambda m: attention(m, TEXT[:20]), {"transformer"}),
     "embeddings": (embeddings, set(RUNGS) - {"bigram"}),
-    "neurons": (lambda m: neurons(m, TEXT[:20]), {"mlp", "rnn", "gru", "lstm", "transformer", "numpy-mlp"}),
+    "neurons": (
+        lambda m: neurons(m, TEXT[:20]),
+        {"mlp", "rnn", "gru", "lstm", "transformer", "numpy-mlp", "value-mlp"},
+    ),
     "surprisal": (lambda m: surprisal(m, TEXT[:20]), set(RUNGS)),
-    "dynamics": (Dynamics, set(RUNGS) - {"bigram", "numpy-bigram", "numpy-mlp"}),
+    "dynamics": (Dynamics, set(RUNGS) - {"bigram", "numpy-bigram", "numpy-mlp", "value-mlp"}),
 }
 
 
