@@ -79,13 +79,16 @@ def fetch(
     *,
     column: str | None = None,
     revision: str | None = None,
-    token: str | None = None,
+    token: str | bool | None = None,
     max_bytes: int | None = None,
 ) -> Path:
     """A local plain-text file holding the corpus at `source` (downloaded, or found in the cache), refused
-    above `max_bytes`. A Parquet file gives its text column (`column`, or its only string column)."""
+    above `max_bytes`. A Parquet file gives its text column (`column`, or its only string column).
+    `token`: the one given, else HF_TOKEN, else the stored login; False sends none (a public Space's
+    visitors must not read its owner's private datasets)."""
     where = parse_source(source, revision)
-    token = (token or "").strip() or get_token()  # the one given, else HF_TOKEN, else the stored login
+    if token is not False:
+        token = (token or "").strip() or get_token()
     with corpus_errors(str(where), token, getattr(where, "path", "")):
         if isinstance(where, HubFile):
             local = download_hub(where, token, max_bytes)
@@ -105,7 +108,7 @@ def _magic(path: Path) -> bool:
         return f.read(4) == b"PAR1"
 
 
-def download_hub(where: HubFile, token: str | None, max_bytes: int | None) -> Path:
+def download_hub(where: HubFile, token: str | bool | None, max_bytes: int | None) -> Path:
     """hf_hub_download into the Hub's cache (a cached file loads offline), after checking the size."""
     if not where.path or where.path.endswith("/"):
         where.path = pick_file(where, token)
@@ -123,7 +126,7 @@ def download_hub(where: HubFile, token: str | None, max_bytes: int | None) -> Pa
     return path
 
 
-def pick_file(where: HubFile, token: str | None) -> str:
+def pick_file(where: HubFile, token: str | bool | None) -> str:
     """The one .txt or .parquet file of the repo (under `where.path`, a folder), or an error naming them."""
     files = HfApi().list_repo_files(where.repo_id, repo_type="dataset", revision=where.revision, token=token)
     found = [f for f in files if f.startswith(where.path) and f.lower().endswith(TEXT_SUFFIXES)]
@@ -250,11 +253,11 @@ def parquet_text(path: Path, column: str | None, name: str) -> Path:
 
 
 @contextlib.contextmanager
-def corpus_errors(source: str, token: str | None, path: str = ""):
+def corpus_errors(source: str, token: str | bool | None, path: str = ""):
     """What huggingface_hub and httpx2 raise, as one CharlmError naming `source`, the token scrubbed."""
 
     def fail(message: str) -> CharlmError:
-        return CharlmError(message.replace(token, "***") if token else message)
+        return CharlmError(message.replace(token, "***") if isinstance(token, str) and token else message)
 
     login = "log in (`hf auth login`) or set HF_TOKEN to read a private one"
     try:

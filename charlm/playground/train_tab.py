@@ -23,6 +23,7 @@ from charlm.playground.common import (
     shows_errors,
     whole,
 )
+from charlm.playground.corpus_panel import hub_panel, wire_hub_panel
 from charlm.playground.session import (
     TRAINING,
     Workspace,
@@ -37,17 +38,6 @@ from charlm.train import Progress, TrainConfig, Trainer, new_trainer
 LADDER = list(MODELS)  # the Train tab's models, in the ladder's order
 
 
-def all_settings() -> list[Setting]:
-    """Every setting any model has, once, in the order the ladder first declares them: one slider
-    each, shown for the models that have it."""
-    seen: dict[str, Setting] = {}
-    for cls in MODELS.values():
-        for s in cls.settings():
-            seen.setdefault(s.name, s)
-    return list(seen.values())
-
-
-SLIDERS = all_settings()
 
 
 def load_example(name: str) -> tuple[str, str]:
@@ -264,86 +254,6 @@ def stop(request: gr.Request | None = None) -> None:
     TRAINING.stop(session_of(request))
 
 
-# ---------------------------------------------------------------------------------------------------
-# Layout: the text panel, the model panel, the results panel
-
-
-def text_panel(t: Tab, example_name: str, example_text: str, example_mode: str, described: dict) -> None:
-    t.text = gr.Textbox(
-        example_text, label="Text to learn from", lines=10, max_lines=10, elem_id="train-text"
-    )
-    with gr.Row():
-        t.example = gr.Dropdown(list(settings.EXAMPLES), value=example_name, label="Example texts", scale=2)
-        t.mode = gr.Radio(
-            list(MODES),
-            value=example_mode,
-            label="Mode",
-            info="lines: one item per line (names, words); text: one long stream",
-            scale=2,
-            elem_id="train-mode",
-        )
-        t.upload = gr.UploadButton("Upload a .txt file", file_types=[".txt"], scale=1, size="md")
-    t.corpus = gr.Markdown(described["corpus"], elem_id="corpus-summary")
-    cls = MODELS[DEFAULT_MODEL]
-    with gr.Row() as t.train_settings:
-        t.steps = gr.Number(
-            cls.default_steps,
-            label="Steps",
-            precision=0,
-            minimum=1,
-            maximum=settings.MAX_STEPS,
-            elem_id="steps",
-        )
-        t.batch_size = gr.Number(32, label="Batch size", precision=0, minimum=1, maximum=1024)
-        t.lr = gr.Number(cls.default_lr, label="Learning rate", minimum=0, maximum=10, step=1e-4)
-        t.seed = gr.Number(1337, label="Seed", precision=0, minimum=0)
-    t.continue_training = gr.Checkbox(
-        False, label="Continue training this session's model (instead of starting a new one)"
-    )
-    t.params = gr.Markdown(described["params"], elem_id="param-count")
-    with gr.Row():
-        t.start = gr.Button("Train", variant="primary", elem_id="train-button")
-        t.stop = gr.Button("Stop", variant="stop", elem_id="stop-button")
-
-
-def model_panel(t: Tab) -> None:
-    cls = MODELS[DEFAULT_MODEL]
-    own = {s.name: s for s in cls.settings()}
-    t.model = gr.Dropdown(
-        [(f"{MODELS[m].title} ({m})", m) for m in LADDER],
-        value=DEFAULT_MODEL,
-        label="Model",
-        elem_id="train-model",
-    )
-    t.about = gr.Markdown(f"**{cls.title}.** {cls.description}")
-    t.settings = []
-    with gr.Group():
-        for s in SLIDERS:
-            shown = own.get(s.name, s)
-            t.settings.append(
-                setting_widget(
-                    s, shown.default, shown.explanation, visible=s.name in own, elem_id=f"setting-{s.name}"
-                )
-            )
-
-
-def results_panel(t: Tab, refs: dict) -> None:
-    t.progress = gr.HTML(viz.progress_html(None), elem_id="train-progress")
-    with gr.Row():
-        with gr.Column(scale=3):
-            t.loss = gr.Plot(viz.loss_figure([], refs), show_label=False, elem_id="loss-plot")
-        with gr.Column(scale=2):
-            t.samples = gr.Textbox(
-                label="Samples as it learns (the same seed at every evaluation)",
-                lines=10,
-                max_lines=10,
-                interactive=False,
-                elem_id="live-samples",
-            )
-            t.warnings = gr.Markdown(elem_id="train-warnings")
-            t.metrics = gr.Markdown(elem_id="train-metrics")
-
-
 def layout(example_name: str) -> Tab:
     t = Tab()
     example_text, example_mode = load_example(example_name)
@@ -376,6 +286,7 @@ def wire(t: Tab, ws: gr.State, session: gr.Markdown) -> None:
     )
     t.example.input(load_example, t.example, [t.text, t.mode], api_visibility="undocumented")
     t.upload.upload(read_upload, t.upload, t.text, api_name="upload")
+    wire_hub_panel(t)
     on(t.text.change, **described)
     on(t.mode.change, **described)
     chosen = {"about": t.about, **{s.name: c for s, c in zip(SLIDERS, t.settings)}}
