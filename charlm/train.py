@@ -285,7 +285,10 @@ class Trainer:
             {"params": [p for p in rest if p.dim() >= 2], "weight_decay": c.weight_decay},
             {"params": [p for p in rest if p.dim() < 2], "weight_decay": 0.0},
         ]
-        adamw = torch.optim.AdamW(groups, lr=c.lr, betas=(0.9, 0.99))
+        # fused: one kernel for every parameter instead of a loop of small ones (4x faster on 2 CPU
+        # cores for the baby GPT, bench/speedrun.py); the same numbers run to run
+        fused = self.device.type in ("cpu", "cuda")
+        adamw = torch.optim.AdamW(groups, lr=c.lr, betas=(0.9, 0.99), fused=fused)
         if not hidden:
             return adamw, None
         muon = torch.optim.Muon(hidden, lr=c.lr, weight_decay=c.weight_decay, adjust_lr_fn="match_rms_adamw")
