@@ -117,7 +117,6 @@ def setup(backend: str = "auto", device: str | None = None) -> Run:
                 f"{local_world} processes on this machine but {cores} CPU core(s): each process needs a core; "
                 f"use --nproc_per_node={cores} at most."
             )
-        torch.set_num_threads(max(1, cores // local_world))  # the processes share the cores
     signal.signal(signal.SIGTERM, _ended)
     sys.excepthook = _one_line
     dist.init_process_group(backend, rank=rank, world_size=world)
