@@ -178,7 +178,7 @@ def training_settings(
         eval_interval=max(1, steps // EVALUATIONS),
         eval_tokens=tokens_per_eval,
         time_budget=float(seconds),
-        patience=8 if passes >= 10 else 0,  # many passes over a small text: it will overfit
+        patience=4 if passes >= 10 else 0,  # many passes over a small text: it will overfit
         dropout=0.0 if passes < 2 else 0.1 if passes < 10 else 0.2,
     )
 

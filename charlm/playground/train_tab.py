@@ -10,15 +10,14 @@ from charlm import viz
 from charlm.checkpoint import resume
 from charlm.data import MODES, Corpus, read_text
 from charlm.errors import CharlmError
-from charlm.models import DEFAULT_MODEL, MODELS, CharLM, Setting, build_model, model_config
-from charlm.playground import settings
+from charlm.models import DEFAULT_MODEL, MODELS, build_model, model_config
+from charlm.playground import budget, runs, settings
 from charlm.playground.common import (
     Tab,
     check_text,
     inline_error,
     on,
     real,
-    setting_widget,
     settled,
     shows_errors,
     whole,
@@ -27,17 +26,19 @@ from charlm.playground.corpus_panel import hub_panel, wire_hub_panel
 from charlm.playground.session import (
     TRAINING,
     Workspace,
-    describe_workspace,
     recorders,
     session_of,
     stop_reason,
 )
-from charlm.sampling import sample
-from charlm.train import Progress, TrainConfig, Trainer, new_trainer
-
-LADDER = list(MODELS)  # the Train tab's models, in the ladder's order
-
-
+from charlm.playground.train_panels import (
+    LADDER,
+    SLIDERS,
+    live_sample,
+    model_panel,
+    results_panel,
+    train_view,
+)
+from charlm.train import TrainConfig, Trainer, new_trainer
 
 
 def load_example(name: str) -> tuple[str, str]:
@@ -135,34 +136,22 @@ def continued_trainer(ws: Workspace | None, text: str, mode: str, steps, batch_s
     return resume(ws.as_checkpoint(), text, **train_settings(steps, batch_size, lr, seed, start))
 
 
-def make_trainer(ws, text, mode, model_name, continue_training, steps, batch_size, lr, seed, values: dict):
-    """What a click on Train asks for: a trainer, the loss history it extends, and its origin in words."""
-    text = check_text(text)
+def make_trainer(
+    ws, text, mode, model_name, continue_training, steps, batch_size, lr, seed, values: dict, plan=None
+):
+    """What a click on Train asks for: a trainer, the loss history it extends, and its origin in words.
+    `plan` (from budget.plan_run) adds the time budget, keep-best and what auto chose for evaluation."""
+    text, plan = check_text(text), dict(plan or {})
+    if "steps" in plan:  # until stopped: as many steps as the place allows
+        steps = plan.pop("steps")
     if continue_training:
         trainer = continued_trainer(ws, text, mode, steps, batch_size, lr, seed)
+        for key in ("time_budget", "keep_best"):
+            setattr(trainer.config, key, plan.get(key, getattr(trainer.config, key)))
         return trainer, list(ws.history), f"continued here from {ws.source}"
     chosen = model_settings_from(model_name, values)
-    config = TrainConfig(**train_settings(steps, batch_size, lr, seed))
+    config = TrainConfig(**{**train_settings(steps, batch_size, lr, seed), **plan})
     return new_trainer(text, mode, model_name, config, **chosen), [], "trained here"
-
-
-def live_sample(model: CharLM) -> str:
-    """A short, fixed-seed sample: watching the same seed shows what learning changes."""
-    if model.config.mode == "lines":
-        return ", ".join(s or "(empty)" for s in sample(model, num_samples=4, seed=0, length=30))
-    return sample(model, seed=0, length=90)[0].replace("\n", " ⏎ ")
-
-
-def train_view(ws, event: Progress | None, history, refs, log_lines, warnings, note="") -> dict:
-    """The Train tab's outputs for one moment of training."""
-    return {
-        "ws": ws,
-        "session": describe_workspace(ws),
-        "progress": viz.progress_html(event, note),
-        "loss": viz.loss_figure(history, refs),
-        "samples": "\n".join(log_lines),
-        "warnings": "\n\n".join(f"⚠️ {w}" for w in warnings),
-    }
 
 
 @shows_errors
@@ -181,13 +170,15 @@ def train(
 ):
     """Train a model on the text, streaming progress, the loss chart and samples as it learns.
 
-    `values` are the model settings' sliders, in the order of SLIDERS. The session's model is replaced
-    once the new one has taken a step; if training fails, the previous model is kept. Stopping (or
-    closing the page) keeps the model as trained so far.
+    `values` are the model settings' sliders, in the order of SLIDERS, then (from the page, not the
+    API) the plan of `budget.plan_run`. The session's model is replaced once the new one has taken a
+    step; if training fails, the previous model is kept. Stopping (or closing the page) keeps the model
+    as trained so far (or its best weights, with keep-best).
     """
+    plan = values[len(SLIDERS)] if len(values) > len(SLIDERS) else None
     trainer, history, source = make_trainer(
         ws, text, mode, model_name, continue_training, steps, batch_size, lr, seed,
-        dict(zip([s.name for s in SLIDERS], values)),
+        dict(zip([s.name for s in SLIDERS], values)), plan,
     )  # fmt: skip
     refs = viz.baselines(trainer.corpus)
     new = Workspace(trainer.model, source, trainer=trainer, history=history, refs=refs)
@@ -203,11 +194,26 @@ def train(
         starting = viz.training_warnings(num_params, num_chars)
         yield train_view(ws, None, history, refs, samples, starting, "starting…")
         note = yield from train_steps(trainer, new, ws, stopping, samples)
-    new.metrics = trainer.metrics()
-    losses = {"train": new.metrics["train_loss"], "validation": new.metrics["val_loss"]}
-    warnings = viz.training_warnings(num_params, num_chars, history)
-    final = train_view(new, trainer.last, history, refs, samples, warnings, note)
-    yield {**final, "metrics": viz.metrics_markdown(losses, refs)}
+    yield final_view(trainer, new, samples, note)
+
+
+def final_view(trainer: Trainer, new: Workspace, samples: list[str], note: str) -> dict:
+    """The page when a training ends: final losses, what was kept and why, and the warnings, with a
+    button that continues training when the model is still above the count bigram."""
+    trainer.restore_best()  # with keep-best, also when stopped by hand
+    new.metrics = m = trainer.metrics()
+    history, refs = new.history, new.refs
+    if trainer.model.trained_by_counting:
+        note = f"counted every pair of the training text in one pass: validation loss {m['val_loss']:.3f}"
+    elif m.get("kept") == "best" and m["best_step"] != m["steps"]:
+        note = f"{note or 'done'}; kept the best weights, from step {m['best_step']:,} (val {m['best_val_loss']:.3f})"
+    elif trainer.stopped_by:
+        note = f"stopped by the {trainer.stopped_by} at step {m['steps']:,}"
+    warnings = viz.training_warnings(m["num_params"], len(trainer.corpus.train.tokens), history)
+    behind = "" if trainer.model.trained_by_counting else viz.bigram_warning(m["val_loss"], 0.0, refs)
+    losses = {"train": m["train_loss"], "validation": m["val_loss"]}
+    final = train_view(new, trainer.last, history, refs, samples, warnings + [behind] * bool(behind), note)
+    return {**final, "metrics": viz.metrics_markdown(losses, refs)}
 
 
 def train_steps(trainer: Trainer, new: Workspace, old: Workspace | None, stopping, samples: list[str]):
@@ -250,8 +256,54 @@ def arm_stop(request: gr.Request) -> None:
 
 def stop(request: gr.Request | None = None) -> None:
     """Stop this session's training (running, or still waiting in the queue). The training ends at the
-    next step and reports where it stopped; the model stays as trained so far."""
-    TRAINING.stop(session_of(request))
+    next step and reports where it stopped; the model stays as trained so far. With nothing to stop,
+    a message says so."""
+    if not TRAINING.stop(session_of(request)):
+        gr.Info("Nothing is training in this session, so there is nothing to stop.")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Layout: the text panel here; the model and results panels in train_panels
+
+
+def text_panel(t: Tab, example_name: str, example_text: str, example_mode: str, described: dict) -> None:
+    t.text = gr.Textbox(
+        example_text, label="Text to learn from", lines=10, max_lines=10, elem_id="train-text"
+    )
+    with gr.Row():
+        t.example = gr.Dropdown(list(settings.EXAMPLES), value=example_name, label="Example texts", scale=2)
+        t.mode = gr.Radio(
+            list(MODES),
+            value=example_mode,
+            label="Mode",
+            info="lines: one item per line (names, words); text: one long stream",
+            scale=2,
+            elem_id="train-mode",
+        )
+        t.upload = gr.UploadButton("Upload a .txt file", file_types=[".txt"], scale=1, size="md")
+    hub_panel(t)
+    t.corpus = gr.Markdown(described["corpus"], elem_id="corpus-summary")
+    cls = MODELS[DEFAULT_MODEL]
+    with gr.Row() as t.train_settings:
+        t.steps = gr.Number(
+            cls.default_steps,
+            label="Steps",
+            precision=0,
+            minimum=1,
+            maximum=settings.MAX_STEPS,
+            elem_id="steps",
+        )
+        t.batch_size = gr.Number(32, label="Batch size", precision=0, minimum=1, maximum=1024)
+        t.lr = gr.Number(cls.default_lr, label="Learning rate", minimum=0, maximum=10, step=1e-4)
+        t.seed = gr.Number(1337, label="Seed", precision=0, minimum=0)
+    budget.panel(t)
+    t.continue_training = gr.Checkbox(
+        False, label="Continue training this session's model (instead of starting a new one)"
+    )
+    t.params = gr.Markdown(described["params"], elem_id="param-count")
+    with gr.Row():
+        t.start = gr.Button("Train", variant="primary", elem_id="train-button")
+        t.stop = gr.Button("Stop", variant="stop", elem_id="stop-button")
 
 
 def layout(example_name: str) -> Tab:
@@ -294,6 +346,22 @@ def wire(t: Tab, ws: gr.State, session: gr.Markdown) -> None:
     on(on(t.model.change, choose_model, t.model, chosen, api_visibility="undocumented").then, **described)
     for widget in t.settings:
         on(settled(widget), **described)
+    wire_train(t, ws, session)
+    runs.wire(t, ws, session, t.trained)
+    budget.wire_more(t, ws)
+    budget.wire_touches(t, {"steps": t.steps, "batch_size": t.batch_size, "lr": t.lr,
+                            **{s.name: c for s, c in zip(SLIDERS, t.settings)}})  # fmt: skip
+    # Stop flips the session's switch; the training then ends itself and shows where it stopped.
+    # (Gradio's `cancels=` would race the training's last update and could leave a stale progress bar.)
+    t.stop.click(stop, None, None, api_name="stop", queue=False)
+
+
+def wire_train(t: Tab, ws: gr.State, session: gr.Markdown) -> None:
+    """Train: a fresh stop switch, then the plan (auto settings into the widgets, the time budget and
+    keep-best), then the training. `t.trained` is the training's event, for the runs history."""
+    widgets = [t.steps, t.batch_size, t.lr, *t.settings]
+    planned = {"plan": t.plan, "auto_line": t.auto_line, "steps": t.steps, "batch_size": t.batch_size,
+               "lr": t.lr, **{s.name: c for s, c in zip(SLIDERS, t.settings)}}  # fmt: skip
     inputs = [
         ws,
         t.text,
@@ -310,16 +378,19 @@ def wire(t: Tab, ws: gr.State, session: gr.Markdown) -> None:
         ws=ws, session=session, progress=t.progress, loss=t.loss, samples=t.samples, metrics=t.metrics,
         warnings=t.warnings,
     )  # fmt: skip
-    on(
-        t.start.click(arm_stop, None, None, queue=False, api_visibility="undocumented").then,
+    plan_inputs = [t.text, t.mode, t.model, t.budget, t.use_auto, t.keep_best, t.continue_training, t.touched]
+    armed = t.start.click(arm_stop, None, None, queue=False, api_visibility="undocumented")
+    planned_event = on(
+        armed.then, budget.plan_run, [*plan_inputs, *widgets], planned,
+        api_visibility="undocumented", show_progress_on=t.progress,
+    )  # fmt: skip
+    t.trained = on(
+        planned_event.success,
         train,
-        inputs,
+        [*inputs, t.plan],
         outputs,
         api_name="train",
         concurrency_limit=settings.TRAIN_CONCURRENCY,  # the rest wait in the queue
         concurrency_id="train",
         show_progress_on=t.progress,  # the queue position and any error show on the progress bar only
     )
-    # Stop flips the session's switch; the training then ends itself and shows where it stopped.
-    # (Gradio's `cancels=` would race the training's last update and could leave a stale progress bar.)
-    t.stop.click(stop, None, None, api_name="stop", queue=False)

@@ -39,10 +39,13 @@ def trained(
     ws=None,
     continue_training=False,
     request=None,
+    plan=None,
     **overrides,
 ) -> list[dict]:
-    """Run the train handler to the end; returns every update it yielded (dicts by output name)."""
+    """Run the train handler to the end; returns every update it yielded (dicts by output name). `plan`
+    is what the page's budget.plan_run hands the training (the API has none)."""
     args = (ws, text, mode, model, continue_training, steps, 16, 1e-2, 3, *values(**overrides))
+    args += (plan,) if plan is not None else ()
     return list(train_tab.train(*args, request=request))
 
 
