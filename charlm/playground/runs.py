@@ -124,7 +124,11 @@ def use_run(history: History | None, pick: str | None) -> dict:
     run = (history or History()).find(pick)
     ws = Workspace(run.model, f"run {run.name} of this session", history=list(run.history), refs=history.refs)
     ws.metrics = dict(run.metrics)
-    return {"ws": ws, "session": describe_workspace(ws), "note": f"**{run.name}** is the session's model again."}
+    return {
+        "ws": ws,
+        "session": describe_workspace(ws),
+        "note": f"**{run.name}** is the session's model again.",
+    }
 
 
 @shows_errors
@@ -145,7 +149,9 @@ def train_ladder(history, text, mode, budget, shown, x, request: gr.Request | No
             elif kind == "auto":
                 yield {"note": f"Training the ladder: {item}", "progress": viz.progress_html(None, item)}
             elif stopping.is_set():
-                yield runs_view(history, ticked, x, stop_reason(stopping, deadline, "stopped: the ladder ends here"))
+                yield runs_view(
+                    history, ticked, x, stop_reason(stopping, deadline, "stopped: the ladder ends here")
+                )
                 return
     yield {**runs_view(history, ticked, x, "The ladder is trained: every rung is in the table."),
            "progress": viz.progress_html(None, "ladder done")}  # fmt: skip
@@ -190,7 +196,13 @@ def wire(t: Tab, ws: gr.State, session: gr.Markdown, trained) -> None:
     on(t.rename.click, rename_run, [t.history, t.pick, t.run_name, t.shown, t.x_axis], view, **quiet)
     on(t.remove.click, remove_run, [t.history, t.pick, t.shown, t.x_axis], view, **quiet)
     on(t.save_run.click, save_run, [t.history, t.pick, t.run_name], {"note": t.runs_note}, **quiet)
-    on(t.use_run.click, use_run, [t.history, t.pick], {"ws": ws, "session": session, "note": t.runs_note}, **quiet)
+    on(
+        t.use_run.click,
+        use_run,
+        [t.history, t.pick],
+        {"ws": ws, "session": session, "note": t.runs_note},
+        **quiet,
+    )
     on(
         t.ladder.click(arm, None, None, queue=False, **quiet).then,
         train_ladder,
