@@ -33,9 +33,7 @@ def load_corpus(source: str | None, column: str | None = None) -> str:
 def hub_panel(t: Tab) -> None:
     with gr.Accordion("Load from the Hub", open=False), gr.Row():
         t.preset = gr.Dropdown([OWN, *PRESETS], value=OWN, label="Well-known corpora", scale=2)
-        t.source = gr.Textbox(
-            label="hf://datasets/OWNER/NAME/FILE or a URL", scale=3, elem_id="hub-source"
-        )
+        t.source = gr.Textbox(label="hf://datasets/OWNER/NAME/FILE or a URL", scale=3, elem_id="hub-source")
         t.column = gr.Textbox(label="Parquet column", placeholder="its only text column", scale=1)
         t.load = gr.Button("Load", scale=1)
 
