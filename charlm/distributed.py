@@ -73,7 +73,8 @@ class Run:
                 f"{model.config.model_type} does not train by gradient descent in torch, so it trains in one "
                 "process: run it without torchrun."
             )
-        for name in ("time_budget", "patience", "target_loss"):  # each rank would decide on its own when to stop
+        # each rank would decide on its own when to stop (rank 0 alone evaluates)
+        for name in ("time_budget", "patience", "target_loss"):
             if getattr(trainer.config, name, 0):
                 raise CharlmError(
                     f"--{name.replace('_', '-')} is not available under torchrun yet; leave it out."
