@@ -153,6 +153,11 @@ def model_card(
         )
     boundary = "boundary + " if config.get("mode") == "lines" else ""
     training = f"![Training and validation loss]({CURVE})" if curve else "No training history was saved."
+    if metrics.get("world_size", 1) > 1:  # a torchrun run: the batch each step saw was all ranks' together
+        training += (
+            f"\n\nTrained on {metrics['world_size']} processes (DistributedDataParallel), global batch "
+            f"{metrics.get('global_batch_size', '?')} windows per step."
+        )
     body = f"""
 # charlm {model_type}
 

@@ -123,6 +123,9 @@ def test_rank_0_alone_saves_and_resume_works_with_another_number_of_processes(tm
     assert sorted(p.name for p in tmp_path.glob("saved-by-*")) == ["saved-by-rank0"]
     metrics = json.loads((out / "metrics.json").read_text())
     assert (metrics["steps"], metrics["world_size"], metrics["global_batch_size"]) == (8, 2, 8)
+    assert (
+        "Trained on 2 processes (DistributedDataParallel), global batch 8" in (out / "README.md").read_text()
+    )
     checkpoint = load_checkpoint(out)
     assert not [k for k in checkpoint.model.state_dict() if k.startswith("module.")]
     assert int(checkpoint.trainer_state["step"]) == 8
