@@ -260,6 +260,7 @@ class Trainer:
         self.forward = model
         self.evaluates = True  # False on ranks above 0 of a distributed run: rank 0 evaluates for all
         self.reached: dict = {}  # with target_loss: the step and seconds at which it was reached
+        self._measured: dict = {}  # what was measured on the weights as they are (see _once)
         self.stopped_by = ""  # why the last run ended before its steps: "time budget", "patience" or ""
 
     def _make_optimizers(self) -> tuple[torch.optim.Optimizer | None, torch.optim.Optimizer | None]:
@@ -371,7 +372,7 @@ class Trainer:
         loss, err = self.estimate("val")
         target = self.config.target_loss
         if target > 0 and err > 0 and loss - err <= target:
-            return evaluate(self.model, self.corpus.val, self.T), 0.0
+            return self.whole_val(), 0.0
         return loss, err
 
     def _at_target(self, event: Progress) -> str:
@@ -417,7 +418,25 @@ class Trainer:
 
     def estimate(self, name: str) -> tuple[float, float]:
         """The loss on split `name` ("val" or "train") from the run's sample, and its standard error."""
-        return estimate(self.model, getattr(self.corpus, name), self.eval_sample[name], self.T)
+        return self._once(
+            name, lambda: estimate(self.model, getattr(self.corpus, name), self.eval_sample[name], self.T)
+        )
+
+    def whole_val(self) -> float:
+        """The loss on the whole validation split."""
+        return self._once("whole val", lambda: evaluate(self.model, self.corpus.val, self.T))
+
+    def _once(self, name: str, measure):
+        """`measure()` once per state of the weights: `metrics()` right after the last evaluation reuses
+        what it read (the whole split costs dozens of training steps) instead of reading it again."""
+        with torch.no_grad():
+            weights = float(sum(p.double().sum() for p in self.model.parameters()))
+        state = (self.step, weights)
+        if self._measured.get("state") != state:
+            self._measured = {"state": state}
+        if name not in self._measured:
+            self._measured[name] = measure()
+        return self._measured[name]
 
     def _update(self, x: torch.Tensor, y: torch.Tensor, lr: float) -> float:
         """One step of gradient descent on batch (x, y); returns its loss. A diverged loss raises
@@ -494,7 +513,7 @@ class Trainer:
         """Where training stands, what metrics.json holds: the validation loss on the whole split (what
         checkpoints and tables report), the estimates from the run's samples with their standard errors
         (the validation one is what training showed last), steps, speed."""
-        val = evaluate(self.model, self.corpus.val, self.T)
+        val = self.whole_val()
         val_estimate, val_err = self.estimate("val")
         train, train_err = self.estimate("train")
         last = self.last
