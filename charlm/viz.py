@@ -517,26 +517,27 @@ def sample_html(
     highlight: int | None = None,
     memorised: bool = False,
     title: str = "",
+    number: int | None = None,
 ) -> str:
     """One sample as HTML: the prompt, then each generated character, coloured by its probability
-    (a token with no character is the end of a line, drawn as •).
+    (a token with no character is the end of a line, drawn as •). Each character is a span with its
+    position (data-pos) inside a sample with its `number` (data-sample), so a click can name it.
 
     Every character is escaped: a sample is untrusted text and may contain '<' or '&'.
     """
     parts = [f'<span class="charlm-prompt" style="font-weight:700">{escape(prompt)}</span>'] if prompt else []
     for i, t in enumerate(tokens):
         char = escape(t.char) if t.char else "•"  # "" is the end of a line in lines mode
+        style = "cursor:pointer"
         if colour:
-            shown = char if t.char != "\n" else "⏎\n"
-            style = f"background:{prob_color(t.prob)}"
-            if i == highlight:
-                style += ";outline:2px solid #123;outline-offset:1px"
-            tip = escape(f"#{i}: {t.char!r}, p = {t.prob:.3f}")
-            parts.append(f'<span style="{style}" title="{tip}">{shown}</span>')
-        elif i == highlight:
-            parts.append(f'<span style="outline:2px solid #123">{char}</span>')
-        elif t.char:
-            parts.append(char)
+            char = char if t.char != "\n" else "⏎\n"
+            style += f";background:{prob_color(t.prob)}"
+        elif not t.char and i != highlight:
+            char = ""  # uncoloured, the end of a line shows only when inspected
+        if i == highlight:
+            style += ";outline:2px solid #123;outline-offset:1px"
+        tip = escape(f"#{i}: {t.char!r}, p = {t.prob:.3f}")
+        parts.append(f'<span data-pos="{i}" style="{style}" title="{tip}">{char}</span>')
     badge = (
         ' <span style="background:#ffe3a3;border-radius:4px;padding:1px 6px;font-size:12px">'
         "memorised: it occurs verbatim in the training text</span>"
@@ -549,7 +550,8 @@ def sample_html(
         + "".join(parts)
         + "</div>"
     )
-    return f'<div class="charlm-sample" style="margin-bottom:12px">{head}{body}</div>'
+    data = f' data-sample="{number}"' if number is not None else ""
+    return f'<div class="charlm-sample"{data} style="margin-bottom:12px">{head}{body}</div>'
 
 
 def colour_legend() -> str:

@@ -2,6 +2,7 @@
 (by hand, or by the package's own evaluate and sampler), and for escaping of untrusted text."""
 
 import math
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -321,8 +322,12 @@ def test_sample_html_escapes_every_character_and_marks_the_chosen_position():
     assert ">&lt;</span>" in out and "&lt;b&gt;" in out and ">&amp;</span>" in out and ">&quot;</span>" in out
     assert out.count('title="#') == len(tokens)  # one span per character, with its probability
     assert out.count("outline:2px") == 1 and "memorised" in out
-    plain = viz.sample_html("", tokens, colour=False)
-    assert "&lt;img src=x onerror=&quot;x&quot;&gt;&amp;" in plain and '<span style="background' not in plain
+    plain = viz.sample_html("", tokens, colour=False, number=2)
+    text = re.sub(r"<[^>]*>", "", plain.split("</div>", 1)[1])  # the characters, without their spans
+    assert text == "&lt;img src=x onerror=&quot;x&quot;&gt;&amp;\n" and "background" not in plain
+    # each character names its position, inside a sample that names its number: what a click sends
+    assert re.findall(r'data-pos="(\d+)"', plain) == [str(i) for i in range(len(tokens))]
+    assert 'data-sample="2"' in plain and "data-sample" not in out
 
 
 def test_colours_run_from_red_for_surprises_to_green():

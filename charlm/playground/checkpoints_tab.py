@@ -1,6 +1,7 @@
 """The Checkpoints tab: save the session's model, list, load and delete saved checkpoints, and share
 them on the Hugging Face Hub. Handlers first, then the layout, then the wiring."""
 
+import functools
 import html
 import io
 
@@ -19,7 +20,7 @@ from charlm.checkpoint import (
 from charlm.errors import CharlmError
 from charlm.hub import make_card, push
 from charlm.playground import hub_browse, settings
-from charlm.playground.common import Tab, on, shows_errors
+from charlm.playground.common import Tab, in_place, on, shows_errors
 from charlm.playground.hub_browse import model_link, pull_into_session  # noqa: F401 (the tab's Pull)
 from charlm.playground.session import SESSION, Workspace, describe_workspace
 from charlm.sampling import sample
@@ -97,11 +98,13 @@ def load(ws: Workspace | None, name: str) -> dict:
 
 
 def ask_delete(name: str) -> dict:
+    """Delete… asks before deleting; with no checkpoint chosen it says so beside the button."""
     if not name:
-        return {"confirm": gr.update(visible=False), "confirm_text": "Choose a checkpoint first."}
+        return {"confirm": gr.update(visible=False), "status": "⚠️ Choose a checkpoint to delete first."}
     return {
         "confirm": gr.update(visible=True),
         "confirm_text": f"Delete **{html.escape(name)}** for good? This cannot be undone.",
+        "status": "",
     }
 
 
@@ -181,6 +184,7 @@ def saved_panel(t: Tab) -> None:
         t.load = gr.Button("Load into this session", scale=1)
         t.delete = gr.Button("Delete…", variant="stop", scale=1)
         t.refresh = gr.Button("Refresh", scale=1)
+    t.chosen_status = gr.Markdown(elem_id="checkpoint-chosen-status")  # what Load and Delete did
     with gr.Row(visible=False) as t.confirm:
         t.confirm_text = gr.Markdown()
         t.confirm_yes = gr.Button("Yes, delete it", variant="stop")
@@ -253,15 +257,32 @@ def wire(t: Tab, train: Tab, sample_tab: Tab, ws: gr.State, session: gr.Markdown
         "inside_source": inside.source,
         "against": inside.against,
     }
+    # errors show in place, under the row whose button caused them, replacing the last success
     saved = {"status": t.status, "session": session, **listing}
-    on(t.save.click, save, [ws, t.name, t.overwrite], saved, api_name="save", show_progress="hidden")
-    loaded = {"ws": ws, "status": t.status, "session": session, "mode": train.mode}
-    on(t.load.click, load, [ws, t.chosen], loaded, api_name="load", show_progress="hidden")
-    asked = {"confirm": t.confirm, "confirm_text": t.confirm_text}
+    saving = functools.partial(gr.on, [t.save.click, t.name.submit])  # Enter in the name saves too
+    on(
+        saving,
+        in_place(save, "status"),
+        [ws, t.name, t.overwrite],
+        saved,
+        api_name="save",
+        show_progress="hidden",
+    )
+    loaded = {"ws": ws, "status": t.chosen_status, "session": session, "mode": train.mode}
+    on(
+        t.load.click,
+        in_place(load, "status"),
+        [ws, t.chosen],
+        loaded,
+        api_name="load",
+        show_progress="hidden",
+    )
+    asked = {"confirm": t.confirm, "confirm_text": t.confirm_text, "status": t.chosen_status}
     on(t.delete.click, ask_delete, t.chosen, asked, api_visibility="undocumented")
     t.confirm_no.click(lambda: gr.update(visible=False), None, t.confirm, api_visibility="undocumented")
-    deleted = {"status": t.status, "confirm": t.confirm, **listing}
-    on(t.confirm_yes.click, delete, t.chosen, deleted, api_name="delete", show_progress="hidden")
+    deleted = {"status": t.chosen_status, "confirm": t.confirm, **listing}
+    on(t.confirm_yes.click, in_place(delete, "status", confirm=gr.update(visible=False)), t.chosen, deleted,
+       api_name="delete", show_progress="hidden")  # fmt: skip
     on(t.refresh.click, checkpoints_view, None, listing, api_name="list_checkpoints")
     previewed = {"card": t.card, "curve": t.curve, "confirm_push": t.confirm_push}
     inputs = [t.chosen, t.repo_id, t.description]

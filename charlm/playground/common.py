@@ -76,6 +76,26 @@ def shows_errors(fn):
     return plain
 
 
+def in_place(fn, where: str, **cleared):
+    """`fn` (a handler wrapped by shows_errors) for the page: its error is shown in the output `where`,
+    beside what caused it, replacing whatever that output said before, and the outputs in `cleared` are
+    set to their given values (stale results wiped). The error is then raised again without a pop-up,
+    so an API client still gets it as an error. The signature stays `fn`'s, for Gradio and the API page."""
+
+    @functools.wraps(fn)
+    def shown(*args, **kwargs):
+        try:
+            if inspect.isgeneratorfunction(fn):
+                yield from fn(*args, **kwargs)
+            else:
+                yield fn(*args, **kwargs)
+        except gr.Error as e:  # shows_errors made every error one, its message escaped
+            yield {where: f"⚠️ {e.message}", **cleared}
+            raise gr.Error(e.message, visible=False, print_exception=False) from None
+
+    return shown
+
+
 def by_name(fn, names: list[str]):
     """Gradio wants a handler's outputs in the order of its `outputs` list; our handlers return (or
     yield) dicts keyed by output name, so adding an output shifts nothing. This turns such a handler into

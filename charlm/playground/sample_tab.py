@@ -2,6 +2,7 @@
 character coloured by its probability, and why the model wrote what it wrote at any position.
 Handlers first, then the layout, then the wiring."""
 
+import functools
 import time
 from dataclasses import dataclass, field
 
@@ -12,7 +13,7 @@ from charlm.checkpoint import checkpoint_path, load_checkpoint
 from charlm.errors import CharlmError
 from charlm.models import CharLM
 from charlm.playground import hub_browse, settings
-from charlm.playground.common import Tab, on, real, shows_errors, whole
+from charlm.playground.common import Tab, in_place, on, real, shows_errors, whole
 from charlm.playground.session import SESSION, Workspace
 from charlm.sampling import Token, check_sampling, stream
 
@@ -25,6 +26,7 @@ class SampleRun:
     prompt: str
     samples: list[list[Token]] = field(default_factory=list)  # in lines mode ending with the end (char "")
     memorised: list[bool] = field(default_factory=list)
+    inspected: tuple[int, int] = (0, 0)  # the sample (from 0) and position the inspector shows
 
 
 def pick_model(ws: Workspace | None, source: str, text: str) -> tuple[CharLM, str]:
@@ -50,6 +52,7 @@ def samples_view(run: SampleRun, colour: bool, index: int = -1, position: int = 
                 highlight=position if i == index else None,
                 memorised=i < len(run.memorised) and run.memorised[i],
                 title=f"Sample {i + 1}",
+                number=i + 1,
             )
         )
     return "".join(parts)
@@ -86,8 +89,10 @@ def generate(
     num_samples: float,
     seed: float | None,
     colour: bool,
+    previous: SampleRun | None = None,
 ):
-    """Sample from the session's model or a checkpoint; samples stream in as they are made."""
+    """Sample from the session's model or a checkpoint; samples stream in as they are made. The
+    inspector stays at the position it showed in the `previous` samples when the new ones have it."""
     options = sampling_options(temperature, top_k, top_p, length, num_samples, seed)
     model, reference = pick_model(ws, source, text or "")
     prompt = prompt or ""
@@ -107,16 +112,28 @@ def generate(
         written = prompt + "".join(t.char for t in tokens)
         run.memorised.append(viz.is_memorised(written, reference, model.config.mode))
     longest = max(len(t) for t in run.samples)
-    inspected = inspect_position(run, 1, 0, options["temperature"], options["top_k"] or 0, options["top_p"])
+    index, position = kept_position(run, previous)
+    inspected = inspect_position(
+        run, index + 1, position, options["temperature"], options["top_k"] or 0, options["top_p"]
+    )
     yield {
         "run": run,
-        "samples": samples_view(run, colour, 0, inspected["position"]),
+        "samples": samples_view(run, colour, index, inspected["position"]),
         "plain": plain_samples(run),
-        "sample_number": gr.update(maximum=options["num_samples"], value=1),
-        "position": gr.update(maximum=max(longest - 1, 1), value=0),  # a slider needs maximum > minimum
+        "sample_number": gr.update(maximum=options["num_samples"], value=index + 1),
+        # a slider needs maximum > minimum
+        "position": gr.update(maximum=max(longest - 1, 1), value=max(inspected["position"], 0)),
         "alternatives": inspected["alternatives"],
         "distribution": inspected["distribution"],
     }
+
+
+def kept_position(run: SampleRun, previous: SampleRun | None) -> tuple[int, int]:
+    """The sample and position to inspect in new samples: the previous ones' when it still exists."""
+    index, position = previous.inspected if previous is not None else (0, 0)
+    if index < len(run.samples) and position < len(run.samples[index]):
+        return index, position
+    return 0, 0
 
 
 def inspect_position(run: SampleRun, sample_number, position, temperature, top_k, top_p) -> dict:
@@ -144,6 +161,7 @@ def inspect_position(run: SampleRun, sample_number, position, temperature, top_k
         chosen=tokens[position].id,
     )
     alternatives = viz.alternatives_html(tokens[position], position)
+    run.inspected = (index, position)
     return {"index": index, "position": position, "alternatives": alternatives, "distribution": figure}
 
 
@@ -158,6 +176,16 @@ def explain(run: SampleRun | None, colour: bool, sample_number, position, temper
         "alternatives": inspected["alternatives"],
         "distribution": inspected["distribution"],
     }
+
+
+def pick(event: gr.EventData) -> dict:
+    """A click on a character of a sample (the page sends the sample's number and the character's
+    position): the inspector moves to it. A click beside the characters changes nothing."""
+    data = event._data if isinstance(event._data, dict) else {}
+    try:
+        return {"sample_number": int(data["sample"]), "position": int(data["position"])}
+    except (KeyError, TypeError, ValueError):
+        return {}
 
 
 @shows_errors
@@ -218,8 +246,24 @@ def hub_panel(t: Tab) -> None:
         t.browse = hub_browse.layout("sample")
 
 
+# A click on a character (a span with data-pos, inside a sample with data-sample) sends its sample
+# and position to `pick`; listening on the component's element keeps working as the samples re-render.
+CLICK_TO_INSPECT = """
+element.addEventListener('click', (e) => {
+  const char = e.target.closest('[data-pos]');
+  const sample = char && char.closest('[data-sample]');
+  if (sample) trigger('click', {sample: +sample.dataset.sample, position: +char.dataset.pos});
+});
+"""
+
+
 def samples_panel(t: Tab) -> None:
-    t.samples = gr.HTML("<p>Samples appear here.</p>", elem_id="samples")
+    t.samples = gr.HTML(
+        "<p>Samples appear here. Click a character to see why the model wrote it.</p>",
+        label="Samples",
+        elem_id="samples",
+        js_on_load=CLICK_TO_INSPECT,
+    )
     with gr.Accordion("Plain text (to copy)", open=False):
         t.plain = gr.Textbox(show_label=False, lines=6, interactive=False)
     gr.Markdown("**Why this character?** Pick a sample and a position:")
@@ -247,7 +291,7 @@ def layout() -> Tab:
 
 def wire(t: Tab, train: Tab, ws: gr.State, run: gr.State) -> None:
     options = [t.prompt, t.temperature, t.top_k, t.top_p, t.length, t.num_samples, t.seed, t.colour]
-    inputs = [ws, t.source, train.text, *options]
+    inputs = [ws, t.source, train.text, *options, run]  # the last samples (a State: not in the API)
     outputs = dict(
         run=run,
         samples=t.samples,
@@ -257,7 +301,12 @@ def wire(t: Tab, train: Tab, ws: gr.State, run: gr.State) -> None:
         alternatives=t.alternatives,
         distribution=t.distribution,
     )
-    on(t.generate.click, generate, inputs, outputs, api_name="sample", show_progress_on=t.samples)
+    # an error replaces the samples (they are not the answer to what was asked) and stays the only message
+    stale = dict(run=None, plain="", alternatives="", distribution=None)
+    enter = [t.prompt.submit, t.length.submit, t.num_samples.submit, t.seed.submit]
+    generating = functools.partial(gr.on, [t.generate.click, *enter])  # Enter generates as the button does
+    on(generating, in_place(generate, "samples", **stale), inputs, outputs, api_name="sample",
+       show_progress_on=t.samples)  # fmt: skip
     explained = dict(
         fn=explain,
         inputs=[run, t.colour, t.sample_number, t.position, t.temperature, t.top_k, t.top_p],
@@ -268,10 +317,13 @@ def wire(t: Tab, train: Tab, ws: gr.State, run: gr.State) -> None:
     )
     for control in (t.sample_number, t.position, t.colour):
         on(control.change, **explained)
+    on(t.sample_number.submit, **explained)
+    picked = {"sample_number": t.sample_number, "position": t.position}
+    on(t.samples.click, pick, None, picked, api_visibility="undocumented", show_progress="hidden")
     for control in (t.temperature, t.top_k, t.top_p):
         on(
             control.release,
-            resample,
+            in_place(resample, "samples", **stale),
             [run, *inputs],
             outputs,
             api_visibility="undocumented",

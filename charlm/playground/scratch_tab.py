@@ -237,8 +237,10 @@ def arm_compare(request: gr.Request) -> None:
 
 
 def stop_compare(request: gr.Request | None = None) -> None:
-    """Stop this session's comparison; it ends at the next step and shows both models as they are."""
-    COMPARING.stop(session_of(request))
+    """Stop this session's comparison; it ends at the next step and shows both models as they are.
+    With nothing to stop, a message says so."""
+    if not COMPARING.stop(session_of(request)):
+        gr.Info("Nothing is being compared in this session, so there is nothing to stop.")
 
 
 @shows_errors

@@ -67,11 +67,20 @@ def results_panel(t: Tab, refs: dict) -> None:
     runs.layout(t)
 
 
-def live_sample(model: CharLM) -> str:
-    """A short, fixed-seed sample: watching the same seed shows what learning changes."""
-    if model.config.mode == "lines":
-        return ", ".join(s or "(empty)" for s in sample(model, num_samples=4, seed=0, length=30))
-    return sample(model, seed=0, length=90)[0].replace("\n", " ⏎ ")
+def live_sample(model: CharLM, text: str | None = None) -> str:
+    """A short, fixed-seed sample: watching the same seed shows what learning changes. What occurs
+    verbatim in the training `text` (a whole line, or the whole stretch) is marked "(memorised)", as the
+    Sample tab marks it."""
+    mode = model.config.mode
+
+    def shown(s: str) -> str:
+        return f"{s} (memorised)" if text and viz.is_memorised(s, text, mode) else s
+
+    if mode == "lines":
+        return ", ".join(
+            shown(s) if s else "(empty)" for s in sample(model, num_samples=4, seed=0, length=30)
+        )
+    return shown(sample(model, seed=0, length=90)[0]).replace("\n", " ⏎ ")
 
 
 def train_view(ws, event: Progress | None, history, refs, log_lines, warnings, note="") -> dict:

@@ -230,7 +230,7 @@ def train_steps(trainer: Trainer, new: Workspace, old: Workspace | None, stoppin
                 if record is not None:
                     record(event)
             if event.val_loss is not None:
-                samples.insert(0, f"step {event.step:>5}: {live_sample(trainer.model)}")
+                samples.insert(0, f"step {event.step:>5}: {live_sample(trainer.model, trainer.corpus.text)}")
                 del samples[12:]
             note = stop_reason(stopping, deadline, "stopped: the model is kept as trained so far")
             if note:
@@ -379,7 +379,9 @@ def wire_train(t: Tab, ws: gr.State, session: gr.Markdown) -> None:
         warnings=t.warnings,
     )  # fmt: skip
     plan_inputs = [t.text, t.mode, t.model, t.budget, t.use_auto, t.keep_best, t.continue_training, t.touched]
-    armed = t.start.click(arm_stop, None, None, queue=False, api_visibility="undocumented")
+    # Enter in a number field trains, as the button does
+    starts = [t.start.click, *(w.submit for w in (t.steps, t.batch_size, t.lr, t.seed))]
+    armed = gr.on(starts, arm_stop, None, None, queue=False, api_visibility="undocumented")
     planned_event = on(
         armed.then, budget.plan_run, [*plan_inputs, *widgets], planned,
         api_visibility="undocumented", show_progress_on=t.progress,

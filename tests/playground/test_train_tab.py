@@ -167,7 +167,7 @@ def test_a_failure_during_training_restores_the_previous_model(ws, monkeypatch):
     """Fault injection: the second evaluation fails (as a diverging run would)."""
     calls = []
 
-    def failing(model):
+    def failing(model, text=None):
         calls.append(1)
         if len(calls) == 2:
             raise CharlmError("training diverged at step 4")
