@@ -128,10 +128,17 @@ def auto_settings(
     cls = model_class(name)
     if cls.trained_by_counting:
         return Auto({}, {"steps": 1}, "auto: counting pairs, one pass", count_params(name, corpus, {}))
-    if cls.trains_itself:  # the rungs from scratch keep their teaching sizes; the budget stops them
-        train = {"steps": cls.default_steps, "lr": cls.default_lr, "time_budget": float(seconds), **given}
+    if cls.trains_itself:  # the rungs from scratch keep their teaching sizes (tiny for the slowest)
+        own = {s.name for s in cls.settings()}
+        sizes = {k: v for k, v in cls.playground_settings.items() if k not in given}
+        train = {"steps": cls.default_steps, "lr": cls.default_lr, "time_budget": float(seconds)}
+        if cls.playground_batch_size:
+            train["batch_size"] = cls.playground_batch_size
+        train.update({k: v for k, v in given.items() if k not in own})
         line = f"auto: the course's sizes, lr {cls.default_lr:g}, up to {train['steps']:,} steps in {seconds:g} s"
-        return Auto({}, train, line, count_params(name, corpus, {}), picked=set(train) - set(given))
+        picked = (set(train) | set(sizes)) - set(given)
+        mine = {**sizes, **{k: v for k, v in given.items() if k in own}}
+        return Auto(sizes, train, line, count_params(name, corpus, mine), picked=picked)
     started = time.perf_counter()
     speed = speed or measure_speed
     own = {s.name for s in cls.settings()}

@@ -127,6 +127,10 @@ class CharLM(
     # that shows it learning on the playground's example texts in seconds.
     default_lr = 1e-3
     default_steps = 1000
+    # For a rung whose defaults would be slow in the playground (the scalar-autograd MLP): the sizes and
+    # batch the playground starts it from instead. Empty / None: the defaults.
+    playground_settings: dict = {}
+    playground_batch_size: int | None = None
     windowed = False  # reads a fixed window (bigram, MLP): trains on sequences longer than its context
     trained_by_counting = False  # the count bigram: `fit` replaces gradient descent
     trains_itself = False  # the NumPy models: `loss_and_grads` and `sgd_step` replace autograd and AdamW

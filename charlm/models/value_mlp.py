@@ -81,6 +81,9 @@ class ValueMLP(NumpyLM):
     twin_model = "mlp"  # with activation relu and n_layer 2
     default_lr = 0.3  # plain SGD on a batch mean: the courses' 0.01 is per example
     default_steps = 200
+    # every number a Value: the playground starts it tiny, a few hundred small steps in a minute or two
+    playground_settings = {"block_size": 3, "n_embd": 8, "n_hidden": 16}
+    playground_batch_size = 4
     numpy_forward = staticmethod(numpy_forward)
     formulas = {
         "C": "dC[c] = Σ over the positions reading c of the grads of its inputs to layer 1",

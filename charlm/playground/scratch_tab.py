@@ -36,17 +36,12 @@ autograd, and draw the graph of one prediction. Plain SGD needs a far larger lea
 model starts at its own. Comparing leaves this session's model as it is: to sample from or save one of these
 models, pick it in the *Train* tab."""
 GRADIENT_MODELS = [*PAIRS, SESSION]  # the rungs with hand-written gradients, or the session's model
-# What the tab suggests for a rung that estimates its own time (the scalar-autograd one): it builds and
-# walks a graph of thousands of Values per prediction, so a few hundred small steps take a minute or two.
-TINY = dict(block_size=3, n_embd=8, n_hidden=16)
-TINY_BATCH, BATCH = 4, 32
+BATCH = 32
 
 
 def suggested_settings(rung: str) -> dict:
     """A rung's settings as the tab suggests them: its defaults, or tiny sizes for a slow rung."""
-    return {
-        s.name: TINY.get(s.name, s.default) if is_slow(rung) else s.default for s in MODELS[rung].settings()
-    }
+    return {s.name: MODELS[rung].playground_settings.get(s.name, s.default) for s in MODELS[rung].settings()}
 
 
 def optimizer_of(name: str) -> str:
@@ -79,7 +74,7 @@ def choose_pair(rung: str) -> dict:
     suggested = suggested_settings(rung)
     updates = {
         "steps": MODELS[rung if is_slow(rung) else twin].default_steps,
-        "batch_size": TINY_BATCH if is_slow(rung) else BATCH,
+        "batch_size": MODELS[rung].playground_batch_size or BATCH,
         "numpy_lr": gr.update(value=MODELS[mine].default_lr, label=f"Learning rate of {mine} (plain SGD)"),
         "torch_lr": gr.update(value=MODELS[twin].default_lr, label=f"Learning rate of {twin} (AdamW)"),
         "middle_lr": gr.update(

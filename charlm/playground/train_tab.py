@@ -8,6 +8,7 @@ import gradio as gr
 
 from charlm import viz
 from charlm.checkpoint import resume
+from charlm.compare import is_slow, step_seconds
 from charlm.data import MODES, Corpus, read_text
 from charlm.errors import CharlmError
 from charlm.models import DEFAULT_MODEL, MODELS, build_model, model_config
@@ -73,12 +74,11 @@ def choose_model(name: str) -> dict:
     updates = {"about": f"**{cls.title}.** {cls.description}"}
     for s in SLIDERS:
         mine = own.get(s.name)
+        start = cls.playground_settings.get(s.name, mine.default) if mine else None  # small for a slow rung
         updates[s.name] = (
-            gr.update(visible=True, value=mine.default, info=mine.explanation)
-            if mine
-            else gr.update(visible=False)
+            gr.update(visible=True, value=start, info=mine.explanation) if mine else gr.update(visible=False)
         )
-    updates.update(steps=cls.default_steps, batch_size=32, lr=cls.default_lr)
+    updates.update(steps=cls.default_steps, batch_size=cls.playground_batch_size or 32, lr=cls.default_lr)
     updates["train_settings"] = gr.update(visible=not cls.trained_by_counting)
     return updates
 
@@ -98,6 +98,13 @@ def describe(text: str, mode: str, model_name: str, *values) -> dict:
         return {"corpus": corpus_md, "params": inline_error(e)}
     n, num_chars = model.num_params(), len(corpus.train.tokens)
     params_md = f"**{n:,} parameters** to learn from {num_chars:,} training characters."
+    if is_slow(model_name):  # the scalar-autograd rung: say what a step costs before anyone waits for one
+        batch = MODELS[model_name].playground_batch_size or 32
+        seconds, predictions = step_seconds(corpus, [model_name], batch, chosen)[model_name]
+        params_md += (
+            f" Every number is a scalar Value: about **{seconds:.2g} s per step** at batch {batch} "
+            f"({predictions:,} predictions)."
+        )
     warnings = "".join(f"\n\n⚠️ {w}" for w in viz.training_warnings(n, num_chars))
     return {"corpus": corpus_md, "params": params_md + warnings}
 
