@@ -147,38 +147,64 @@ def table_height(n: int) -> int:
     return int(min(1400, max(380, 16 * n + 140)))
 
 
+def label_size(n: int) -> int:
+    """The tick labels' font size for an n-by-n table: 11 up to 30 characters, down to 6 at 105 and
+    beyond, so every label keeps its own row (the height stops growing at 1,400 px)."""
+    return int(max(6, min(11, 11 - (n - 30) / 15)))
+
+
+def log_scale(z: torch.Tensor, low: float) -> tuple[list, dict]:
+    """log10 of a table for its colours, with empty cells (never seen) left blank, and a colour bar
+    labelled in the table's own numbers: pairs a hundred times rarer still show, and the pattern with them."""
+    logs = [[math.log10(v) if v > 0 else None for v in row] for row in z.tolist()]
+    high = max(1.0, float(z.max())) if z.numel() else 1.0
+    ticks = list(range(int(math.floor(math.log10(low))), int(math.ceil(math.log10(high))) + 1))
+    names = [f"{10.0**k:g}" if k < 0 else f"{10**k:,}" for k in ticks]
+    colorbar = dict(tickvals=ticks, ticktext=names, thickness=12)
+    return logs, dict(zmin=math.log10(low), zmax=math.log10(high), colorbar=colorbar)
+
+
+def cell_text(count: float, value: float, show: str) -> str:
+    """A small table's cell: empty where the pair never occurs, and never a 0.00 for one that does."""
+    if count == 0:
+        return ""
+    if show == "counts":
+        return f"{count:.0f}"
+    return f"{value:.2f}" if value >= 0.005 else "<.01"
+
+
 def bigram_heatmap(table: Table, show: str = "probabilities", title: str | None = None) -> go.Figure:
-    """The table as a heatmap: rows the current character, columns the next; hover gives pair, count, P."""
+    """The table as a heatmap: rows the current character, columns the next; hover gives pair, count, P.
+    Colours are on a log scale (a pair seen once still shows); hover and cells give the plain numbers,
+    the same as the follower bars'."""
     if show not in ("probabilities", "counts"):
         raise CharlmError(f"show must be 'probabilities' or 'counts', not {show!r}.")
     names = [escape(n) for n in table.labels]
     z = table.probs if show == "probabilities" else table.counts
+    logs, scale = log_scale(z, 1e-3 if show == "probabilities" else 1.0)
+    which = "P (log scale)" if show == "probabilities" else "count (log scale)"
+    scale["colorbar"]["title"] = dict(text=which, side="right")
     custom = torch.stack([table.counts, table.probs], dim=-1).tolist()  # (n, n, 2)
     fig = go.Figure(
         go.Heatmap(
-            z=z.tolist(),
+            z=logs,
             x=names,
             y=names,
             customdata=custom,
             colorscale="Blues",
-            zmin=0,
-            colorbar=dict(title=dict(text="P" if show == "probabilities" else "count"), thickness=12),
+            **scale,
             hovertemplate="<b>%{y} → %{x}</b><br>count: %{customdata[0]:,.0f}"
             "<br>P(next = %{x} | current = %{y}) = %{customdata[1]:.3f}<extra></extra>",
-            xgap=1,
-            ygap=1,
+            xgap=1 if len(names) <= 60 else 0,
+            ygap=1 if len(names) <= 60 else 0,
         )
     )
     n = len(names)
-    if n <= 30:  # small tables carry their numbers in the cells, empty where the pair never occurs
-        shown = [
-            [
-                ("" if c == 0 else f"{v:.2f}" if show == "probabilities" else f"{c:.0f}")
-                for c, v in zip(cr, vr)
-            ]
+    if n <= 30:  # small tables carry their numbers in the cells
+        fig.data[0].text = [
+            [cell_text(c, v, show) for c, v in zip(cr, vr)]
             for cr, vr in zip(table.counts.tolist(), z.tolist())
         ]
-        fig.data[0].text = shown
         fig.data[0].texttemplate = "%{text}"
         fig.data[0].textfont = dict(size=9)
     fig.update_layout(
@@ -187,7 +213,7 @@ def bigram_heatmap(table: Table, show: str = "probabilities", title: str | None 
         margin=dict(l=60, r=20, t=60, b=50),
         template="plotly_white",
     )
-    axis = dict(type="category", tickfont=dict(family=FONT, size=11 if n <= 60 else 8), dtick=1)
+    axis = dict(type="category", tickfont=dict(family=FONT, size=label_size(n)), dtick=1)
     fig.update_xaxes(title="next character", side="top", **axis)
     fig.update_yaxes(title="current character", autorange="reversed", **axis)
     return fig
@@ -199,8 +225,10 @@ def follower_bars(
     current: int,
     learned: torch.Tensor | None = None,
     n: int = 30,
+    counted_in: str = "the text",
 ) -> go.Figure:
-    """What follows token `current`: its row of the counted table as bars (and a learned row beside it)."""
+    """What follows token `current`: its row of the counted table as bars (and a learned row beside it).
+    `counted_in` names where `counts` come from, in the title: a page showing two counts says which."""
     names = labels(vocab)
     row = counts[current]
     total = float(row.sum())
@@ -212,7 +240,7 @@ def follower_bars(
             x=x,
             y=[float(probs[i]) for i in order],
             customdata=[float(row[i]) for i in order],
-            name="counted in the text",
+            name=f"counted in {counted_in}",
             marker_color="#3b6fb6",
             hovertemplate="%{x}: P = %{y:.3f} (%{customdata:,.0f} times)<extra></extra>",
         )
@@ -227,7 +255,7 @@ def follower_bars(
         )
     who = escape(names[current])
     character_bars_layout(
-        fig, f"What follows {who} ({total:,.0f} times in the text)", 340, "P(next | current)"
+        fig, f"What follows {who} ({total:,.0f} times in {counted_in})", 340, "P(next | current)"
     )
     return fig
 
@@ -295,7 +323,7 @@ def bigram_comparison(vocab: Vocab, counts: torch.Tensor, learned: torch.Tensor,
             col=col,
         )
     n = len(names)
-    axis = dict(type="category", tickfont=dict(family=FONT, size=10 if n <= 60 else 7), dtick=1)
+    axis = dict(type="category", tickfont=dict(family=FONT, size=label_size(n)), dtick=1)
     fig.update_xaxes(**axis)
     fig.update_yaxes(autorange="reversed", **axis)
     fig.update_layout(

@@ -45,7 +45,9 @@ def comparison_view(ws: Workspace | None, top_n: float, char: str | None) -> dic
         corpus.vocab, counts, learned, whole(top_n, "characters shown", 2, 500)
     )
     current = char_index(viz.labels(corpus.vocab), char, counts)
-    bars = viz.follower_bars(corpus.vocab, counts, current, learned)
+    # the neural bigram learned from the training split: counted there too, and said so (the table and
+    # bars above count the whole text)
+    bars = viz.follower_bars(corpus.vocab, counts, current, learned, counted_in="the training split")
     return {
         "note": summary,
         "compare": gr.update(value=fig, visible=True),

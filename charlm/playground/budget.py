@@ -76,7 +76,7 @@ def panel(t: Tab) -> None:
         t.keep_best = gr.Checkbox(
             True, label="Keep the best", info="keep the weights with the lowest validation loss", scale=1
         )
-    t.auto_line = gr.Markdown(elem_id="auto-line")
+    t.auto_line = gr.Markdown(label="Auto settings", show_label=False, elem_id="auto-line")
     t.touched = gr.State([])
     t.plan = gr.State(None)
 

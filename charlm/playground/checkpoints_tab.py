@@ -171,7 +171,7 @@ def saved_panel(t: Tab) -> None:
         )
         t.overwrite = gr.Checkbox(False, label="Overwrite if it exists", scale=1)
         t.save = gr.Button("Save this session's model", variant="primary", scale=1, elem_id="save-button")
-    t.status = gr.Markdown(elem_id="checkpoint-status")
+    t.status = gr.Markdown(label="Save status", show_label=False, elem_id="checkpoint-status")
     t.table = gr.Dataframe(
         headers=["name", "model", "parameters", "validation loss", "steps", "saved"],
         interactive=False,
@@ -184,9 +184,11 @@ def saved_panel(t: Tab) -> None:
         t.load = gr.Button("Load into this session", scale=1)
         t.delete = gr.Button("Delete…", variant="stop", scale=1)
         t.refresh = gr.Button("Refresh", scale=1)
-    t.chosen_status = gr.Markdown(elem_id="checkpoint-chosen-status")  # what Load and Delete did
+    t.chosen_status = gr.Markdown(
+        label="Status", show_label=False, elem_id="checkpoint-chosen-status"
+    )  # what Load and Delete did
     with gr.Row(visible=False) as t.confirm:
-        t.confirm_text = gr.Markdown()
+        t.confirm_text = gr.Markdown(label="Confirm", show_label=False)
         t.confirm_yes = gr.Button("Yes, delete it", variant="stop")
         t.confirm_no = gr.Button("Cancel")
     if settings.ON_SPACE:
@@ -218,7 +220,7 @@ def hub_panel(t: Tab) -> None:
             t.push = gr.Button("Preview the card and push…", variant="primary", elem_id="preview-button")
             t.revision = gr.Textbox(label="Revision to pull", placeholder="main", scale=1)
             t.pull = gr.Button("Pull into this session")
-        t.hub_status = gr.Markdown(elem_id="hub-status")
+        t.hub_status = gr.Markdown(label="Hub status", show_label=False, elem_id="hub-status")
         t.link = gr.Textbox(
             label="Link that opens the pushed model in the playground",
             interactive=False,
@@ -231,7 +233,7 @@ def hub_panel(t: Tab) -> None:
 def push_preview(t: Tab) -> None:
     with gr.Column(visible=False) as t.confirm_push:
         gr.Markdown("**The card that will be pushed** (edit the description above and preview again):")
-        t.card = gr.Markdown(elem_id="card-preview")
+        t.card = gr.Markdown(label="Model card", show_label=False, elem_id="card-preview")
         t.curve = gr.Image(label="loss_curve.png", type="pil", interactive=False, visible=False)
         with gr.Row():
             t.push_yes = gr.Button("Push it to the Hub", variant="primary", elem_id="push-button")

@@ -43,7 +43,9 @@ def build_demo() -> gr.Blocks:
     with gr.Blocks(title="charlm playground", analytics_enabled=False) as demo:
         gr.Markdown(INTRO)
         space_note()
-        session = gr.Markdown(describe_workspace(None), elem_id="session-model")
+        session = gr.Markdown(
+            describe_workspace(None), label="This session's model", show_label=False, elem_id="session-model"
+        )
         ws = gr.State(None)  # this browser session's Workspace
         run = gr.State(None)  # its last SampleRun
         with gr.Tabs() as tabs:
@@ -62,6 +64,7 @@ def build_demo() -> gr.Blocks:
             with gr.Tab("Learn", id="learn"):
                 learn = learn_tab.layout()
         train_tab.wire(train, ws, session)
+        train_tab.fill_on_load(train, demo)
         bigram_tab.wire(table, bigram, train, ws)
         sample_tab.wire(sample, train, ws, run)
         listing = checkpoints_tab.wire(saved, train, sample, ws, session, inside)

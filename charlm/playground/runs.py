@@ -174,7 +174,12 @@ def layout(t: Tab) -> None:
             t.shown = gr.CheckboxGroup([], label="Show on the loss chart", scale=3, elem_id="runs-shown")
             t.x_axis = gr.Radio(list(X_AXES), value="steps", label="x-axis", scale=1, elem_id="runs-x")
             t.ladder = gr.Button("Train the ladder", scale=1, elem_id="ladder-button")
-        t.runs_table = gr.Markdown("*No runs yet: train a model or the ladder.*", elem_id="runs-table")
+        t.runs_table = gr.Markdown(
+            "*No runs yet: train a model or the ladder.*",
+            label="Runs table",
+            show_label=False,
+            elem_id="runs-table",
+        )
         with gr.Row():
             t.pick = gr.Dropdown([], label="Run", scale=2, elem_id="runs-pick")
             t.run_name = gr.Textbox(label="New name / checkpoint name", scale=2, elem_id="runs-name")
@@ -182,7 +187,7 @@ def layout(t: Tab) -> None:
             t.remove = gr.Button("Remove", scale=1)
             t.save_run = gr.Button("Save as checkpoint", scale=1)
             t.use_run = gr.Button("Make it the session's model", scale=1)
-        t.runs_note = gr.Markdown(elem_id="runs-note")
+        t.runs_note = gr.Markdown(label="Runs note", show_label=False, elem_id="runs-note")
 
 
 def wire(t: Tab, ws: gr.State, session: gr.Markdown, trained) -> None:

@@ -242,7 +242,7 @@ def hub_panel(t: Tab) -> None:
             t.hub_revision = gr.Textbox(label="Revision", placeholder="main")
             t.hub_token = gr.Textbox(label="Token (private repos)", type="password")
         t.hub_load = gr.Button("Load it into this session", elem_id="sample-hub-load")
-        t.hub_status = gr.Markdown(elem_id="sample-hub-status")
+        t.hub_status = gr.Markdown(label="Hub status", show_label=False, elem_id="sample-hub-status")
         t.browse = hub_browse.layout("sample")
 
 
@@ -265,12 +265,12 @@ def samples_panel(t: Tab) -> None:
         js_on_load=CLICK_TO_INSPECT,
     )
     with gr.Accordion("Plain text (to copy)", open=False):
-        t.plain = gr.Textbox(show_label=False, lines=6, interactive=False)
+        t.plain = gr.Textbox(label="Plain text", show_label=False, lines=6, interactive=False)
     gr.Markdown("**Why this character?** Pick a sample and a position:")
     with gr.Row():
         t.sample_number = gr.Number(1, label="Sample", precision=0, minimum=1, maximum=3, scale=1)
         t.position = gr.Slider(0, 199, value=0, step=1, label="Position", elem_id="position", scale=3)
-    t.alternatives = gr.HTML(elem_id="alternatives")
+    t.alternatives = gr.HTML(label="Why this character", elem_id="alternatives")
     t.distribution = gr.Plot(label="Next-character distribution", elem_id="distribution-plot")
 
 

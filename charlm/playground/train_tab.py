@@ -9,7 +9,7 @@ import gradio as gr
 from charlm import viz
 from charlm.checkpoint import resume
 from charlm.compare import is_slow, step_seconds
-from charlm.data import MODES, Corpus, read_text
+from charlm.data import Corpus, read_text
 from charlm.errors import CharlmError
 from charlm.models import DEFAULT_MODEL, MODELS, build_model, model_config
 from charlm.playground import budget, runs, settings
@@ -23,7 +23,7 @@ from charlm.playground.common import (
     shows_errors,
     whole,
 )
-from charlm.playground.corpus_panel import hub_panel, wire_hub_panel
+from charlm.playground.corpus_panel import wire_hub_panel
 from charlm.playground.session import (
     TRAINING,
     Workspace,
@@ -31,12 +31,14 @@ from charlm.playground.session import (
     session_of,
     stop_reason,
 )
-from charlm.playground.train_panels import (
+from charlm.playground.train_panels import (  # noqa: F401 (fill_on_load: demo.py wires it from here)
     LADDER,
     SLIDERS,
+    fill_on_load,
     live_sample,
     model_panel,
     results_panel,
+    text_panel,
     train_view,
 )
 from charlm.train import TrainConfig, Trainer, new_trainer
@@ -270,47 +272,7 @@ def stop(request: gr.Request | None = None) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------
-# Layout: the text panel here; the model and results panels in train_panels
-
-
-def text_panel(t: Tab, example_name: str, example_text: str, example_mode: str, described: dict) -> None:
-    t.text = gr.Textbox(
-        example_text, label="Text to learn from", lines=10, max_lines=10, elem_id="train-text"
-    )
-    with gr.Row():
-        t.example = gr.Dropdown(list(settings.EXAMPLES), value=example_name, label="Example texts", scale=2)
-        t.mode = gr.Radio(
-            list(MODES),
-            value=example_mode,
-            label="Mode",
-            info="lines: one item per line (names, words); text: one long stream",
-            scale=2,
-            elem_id="train-mode",
-        )
-        t.upload = gr.UploadButton("Upload a .txt file", file_types=[".txt"], scale=1, size="md")
-    hub_panel(t)
-    t.corpus = gr.Markdown(described["corpus"], elem_id="corpus-summary")
-    cls = MODELS[DEFAULT_MODEL]
-    with gr.Row() as t.train_settings:
-        t.steps = gr.Number(
-            cls.default_steps,
-            label="Steps",
-            precision=0,
-            minimum=1,
-            maximum=settings.MAX_STEPS,
-            elem_id="steps",
-        )
-        t.batch_size = gr.Number(32, label="Batch size", precision=0, minimum=1, maximum=1024)
-        t.lr = gr.Number(cls.default_lr, label="Learning rate", minimum=0, maximum=10, step=1e-4)
-        t.seed = gr.Number(1337, label="Seed", precision=0, minimum=0)
-    budget.panel(t)
-    t.continue_training = gr.Checkbox(
-        False, label="Continue training this session's model (instead of starting a new one)"
-    )
-    t.params = gr.Markdown(described["params"], elem_id="param-count")
-    with gr.Row():
-        t.start = gr.Button("Train", variant="primary", elem_id="train-button")
-        t.stop = gr.Button("Stop", variant="stop", elem_id="stop-button")
+# Layout: the text, model and results panels are in train_panels
 
 
 def layout(example_name: str) -> Tab:

@@ -32,4 +32,4 @@ def test_comparison_appears_for_a_trained_neural_bigram_only(ws):
     shown = comparison_view(neural, 30, "a")
     fig, bars = shown["compare"], shown["bars"]
     assert "nats per character" in shown["note"] and fig["visible"] and len(fig["value"].data) == 2
-    assert [t.name for t in bars["value"].data] == ["counted in the text", "learned by the neural bigram"]
+    assert [t.name for t in bars["value"].data] == ["counted in the training split", "learned by the neural bigram"]
