@@ -25,12 +25,12 @@ class TransformerConfig(ModelConfig):
 
 
 class KVCache:
-    """Keys and values of every position seen so far: per layer, a (k, v) pair of buffers
-    (B, nh, block_size, hs) allocated at the first call, of which the first `filled[layer]` positions
-    are written. Writing into buffers, not concatenating, keeps each new character's step O(1) in copying."""
+    """Keys and values of every position seen so far: per layer, one buffer (2, B, nh, block_size, hs)
+    of keys and values allocated at the first call, of which the first `filled[layer]` positions are
+    written. Writing into a buffer, not concatenating, keeps each new character's step O(1) in copying."""
 
     def __init__(self, n_layer: int):
-        self.layers: list[tuple[torch.Tensor, torch.Tensor] | None] = [None] * n_layer
+        self.layers: list[torch.Tensor | None] = [None] * n_layer
         self.filled = [0] * n_layer
         self.pos = 0  # how many positions the cache holds
 
@@ -47,32 +47,29 @@ class CausalSelfAttention(nn.Module):
 
     def forward(self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:
         B, T, C = x.shape
-        q, k, v = self.c_attn(x).split(C, dim=2)
-        q, k, v = (
-            t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v)
-        )  # (B, nh, T, hs)
+        qkv = (
+            self.c_attn(x).view(B, T, 3, self.n_head, C // self.n_head).permute(2, 0, 3, 1, 4)
+        )  # (3, B, nh, T, hs)
+        q, k, v = qkv.unbind(0)
         mask, causal = None, True
         if cache is not None:
-            k, v, mask, causal = self._cached(cache, layer, k, v)
+            k, v, mask, causal = self._cached(cache, layer, qkv[1:])
         # no dropout on the attention weights: on names it cost 0.005 nats against the same dropout
         # on the residual branches alone (bench/names_ladder.py)
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal)
-        y = y.transpose(1, 2).contiguous().view(B, T, C)
+        y = y.transpose(1, 2).reshape(B, T, C)
         return self.resid_dropout(self.c_proj(y))
 
-    def _cached(self, cache: KVCache, layer: int, k: torch.Tensor, v: torch.Tensor):
-        """Write the new keys and values into the layer's buffers; return all keys and values so far
-        (B, nh, P+T, hs) and the mask that lets query i, at position P+i, see keys 0..P+i."""
-        B, nh, T, hs = k.shape
+    def _cached(self, cache: KVCache, layer: int, kv: torch.Tensor):
+        """Write the new keys and values kv (2, B, nh, T, hs) into the layer's buffer; return all keys
+        and values so far (B, nh, P+T, hs) and the mask that lets query i, at position P+i, see keys 0..P+i."""
+        _, B, nh, T, hs = kv.shape
         if cache.layers[layer] is None:
-            shape = (B, nh, self.block_size, hs)
-            cache.layers[layer] = (k.new_empty(shape), v.new_empty(shape))
+            cache.layers[layer] = kv.new_empty((2, B, nh, self.block_size, hs))
         P = cache.filled[layer]
-        k_all, v_all = cache.layers[layer]
-        k_all[:, :, P : P + T] = k
-        v_all[:, :, P : P + T] = v
+        cache.layers[layer][:, :, :, P : P + T] = kv
         cache.filled[layer] = P + T
-        k, v = k_all[:, :, : P + T], v_all[:, :, : P + T]
+        k, v = cache.layers[layer][:, :, :, : P + T].unbind(0)
         if P == 0:
             return k, v, None, True
         if T == 1:  # one new query sees every key: no mask to build
