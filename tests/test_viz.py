@@ -389,3 +389,32 @@ def test_make_split_and_bigram_model_agree_with_counts_of_the_split():
 def test_viz_does_not_import_gradio():
     code = "import sys, charlm.viz; sys.exit('gradio' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0
+
+
+def test_heatmap_colours_are_log_probabilities_and_stay_readable_at_60_characters():
+    text = "".join(chr(c) for c in range(33, 100)) * 3 + "aab" * 50  # 67 characters, some pairs common
+    vocab, counts = viz.text_bigram(text, "text")
+    table = viz.bigram_table(vocab, counts)
+    assert len(table.labels) >= 60
+    heat = viz.bigram_heatmap(table).data[0]
+    for i, j in [(vocab.stoi["a"], vocab.stoi["a"]), (vocab.stoi["!"], vocab.stoi['"'])]:
+        assert heat.z[i][j] == pytest.approx(math.log10(float(table.probs[i, j])))
+        assert heat.customdata[i][j][1] == pytest.approx(float(table.probs[i, j]))  # hover: plain P
+    assert heat.z[vocab.stoi["a"]][vocab.stoi["!"]] is None  # never seen: blank, not the palest blue
+    assert (heat.zmin, heat.zmax) == (-3, 0) and list(heat.colorbar.ticktext) == ["0.001", "0.01", "0.1", "1"]
+    shown = viz.bigram_heatmap(table, "counts").data[0]
+    assert shown.z[vocab.stoi["a"]][vocab.stoi["a"]] == pytest.approx(
+        math.log10(float(counts[vocab.stoi["a"], vocab.stoi["a"]]))
+    )
+    assert shown.colorbar.ticktext[0] == "1" and shown.zmin == 0
+    big = viz.bigram_heatmap(table).layout.xaxis.tickfont.size
+    small = viz.bigram_heatmap(viz.bigram_table(vocab, counts, 20)).layout.xaxis.tickfont.size
+    assert small == 11 and big < small and viz.label_size(200) == 6
+
+
+def test_small_heatmaps_never_show_a_zero_for_a_pair_that_occurs():
+    text = "ab" * 500 + "ac"  # c follows a once in 501 times
+    vocab, counts = viz.text_bigram(text, "text")
+    heat = viz.bigram_heatmap(viz.bigram_table(vocab, counts)).data[0]
+    a, b, c = (vocab.stoi[x] for x in "abc")
+    assert heat.text[a][c] == "<.01" and heat.text[a][b] == "1.00" and heat.text[b][c] == ""

@@ -32,4 +32,19 @@ def test_comparison_appears_for_a_trained_neural_bigram_only(ws):
     shown = comparison_view(neural, 30, "a")
     fig, bars = shown["compare"], shown["bars"]
     assert "nats per character" in shown["note"] and fig["visible"] and len(fig["value"].data) == 2
-    assert [t.name for t in bars["value"].data] == ["counted in the training split", "learned by the neural bigram"]
+    assert [t.name for t in bars["value"].data] == [
+        "counted in the training split",
+        "learned by the neural bigram",
+    ]
+
+
+def test_what_follows_a_character_is_one_number_on_the_page():
+    text = "".join(chr(c) for c in range(33, 100)) * 3 + "the cat sat on the mat\n" * 20
+    shown = bigram_view(text, "text", "probabilities", 150, "t")
+    heat, bars = shown["heatmap"].data[0], shown["followers"].data[0]
+    assert len(heat.y) >= 60
+    row = heat.customdata[list(heat.y).index("t")]
+    in_table = {x: row[i][1] for i, x in enumerate(heat.x)}
+    assert len(bars.x) > 1 and all(in_table[x] == pytest.approx(p) for x, p in zip(bars.x, bars.y))
+    counted = sum(c[0] for c in row)
+    assert f"({counted:,.0f} times in the text)" in shown["followers"].layout.title.text
