@@ -1,5 +1,6 @@
 """Sampling speed in characters per second at block size 256: with the incremental state (the
-transformer's key/value cache, the LSTM's hidden state) and with a full re-run over the context.
+transformer's key/value cache, the LSTM's hidden state) and with a full re-run over the context, one
+sample streamed with its explanations (`stream`), and 1 or 16 samples as one batch (`sample`).
 
     python bench/sampling_speed.py [--chars 600]
 """
@@ -11,7 +12,7 @@ import torch
 from common import machine
 
 from charlm.models import build_model, model_config
-from charlm.sampling import stream
+from charlm.sampling import sample, stream
 
 CHARS = "".join(chr(c) for c in range(32, 127)) + "\n"  # a 96-character vocabulary
 MODELS = {
@@ -20,24 +21,42 @@ MODELS = {
 }
 
 
-def chars_per_second(model, n: int, use_cache: bool) -> float:
+def streamed(model, n: int, use_cache: bool) -> float:
+    """Characters per second of one sample streamed through `stream` (each with its Token)."""
     start = time.perf_counter()
     made = sum(1 for _ in stream(model, "", length=n, seed=0, use_cache=use_cache, alternatives=1))
     return made / (time.perf_counter() - start)
 
 
+def batched(model, n: int, num_samples: int, use_cache: bool = True) -> float:
+    """Characters per second, all samples together, of `num_samples` samples generated as one batch."""
+    start = time.perf_counter()
+    texts = sample(model, num_samples=num_samples, length=n, seed=0, use_cache=use_cache)
+    return sum(len(t) for t in texts) / (time.perf_counter() - start)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--chars", type=int, default=600, help="characters per measurement")
+    parser.add_argument("--chars", type=int, default=600, help="characters per sample")
     args = parser.parse_args()
-    print(f"{args.chars} characters per run, untrained weights (speed does not depend on them); {machine()}")
-    print(f"{'model':12} {'params':>9} {'cached chars/s':>15} {'re-run chars/s':>15} {'speed-up':>9}")
+    print(
+        f"{args.chars} characters per sample, untrained weights (speed does not depend on them); {machine()}"
+    )
+    print(
+        f"{'model':12} {'params':>9} {'stream cached':>14} {'stream re-run':>14} {'speed-up':>9} "
+        f"{'1 sample':>9} {'re-run':>8} {'speed-up':>9} {'16 samples':>11}"
+    )
     for name, settings in MODELS.items():
         torch.manual_seed(0)
         model = build_model(model_config(name, chars=CHARS, **settings))
-        cached = chars_per_second(model, args.chars, True)
-        rerun = chars_per_second(model, args.chars, False)
-        print(f"{name:12} {model.num_params():>9,} {cached:>15,.0f} {rerun:>15,.0f} {cached / rerun:>8.1f}x")
+        cached, rerun = streamed(model, args.chars, True), streamed(model, args.chars, False)
+        one, one_rerun = batched(model, args.chars, 1), batched(model, args.chars, 1, use_cache=False)
+        sixteen = batched(model, args.chars, 16)
+        print(
+            f"{name:12} {model.num_params():>9,} {cached:>14,.0f} {rerun:>14,.0f} {cached / rerun:>8.1f}x "
+            f"{one:>9,.0f} {one_rerun:>8,.0f} {one / one_rerun:>8.1f}x {sixteen:>11,.0f}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":
