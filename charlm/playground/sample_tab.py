@@ -266,7 +266,7 @@ def samples_panel(t: Tab) -> None:
     )
     with gr.Accordion("Plain text (to copy)", open=False):
         t.plain = gr.Textbox(label="Plain text", show_label=False, lines=6, interactive=False)
-    gr.Markdown("**Why this character?** Pick a sample and a position:")
+    gr.Markdown("**Why this character?** Click one in a sample, or pick a sample and a position:")
     with gr.Row():
         t.sample_number = gr.Number(1, label="Sample", precision=0, minimum=1, maximum=3, scale=1)
         t.position = gr.Slider(0, 199, value=0, step=1, label="Position", elem_id="position", scale=3)

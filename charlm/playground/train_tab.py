@@ -263,12 +263,13 @@ def arm_stop(request: gr.Request) -> None:
     TRAINING.arm(request.session_hash)
 
 
-def stop(request: gr.Request | None = None) -> None:
+def stop(request: gr.Request | None = None):
     """Stop this session's training (running, or still waiting in the queue). The training ends at the
     next step and reports where it stopped; the model stays as trained so far. With nothing to stop,
-    a message says so."""
-    if not TRAINING.stop(session_of(request)):
-        gr.Info("Nothing is training in this session, so there is nothing to stop.")
+    the progress bar says so (Stop runs outside the queue, where a pop-up cannot reach the page)."""
+    if TRAINING.stop(session_of(request)):
+        return gr.skip()  # the training writes the progress bar itself as it ends
+    return viz.progress_html(None, "Nothing is training in this session, so there is nothing to stop.")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -322,7 +323,7 @@ def wire(t: Tab, ws: gr.State, session: gr.Markdown) -> None:
                             **{s.name: c for s, c in zip(SLIDERS, t.settings)}})  # fmt: skip
     # Stop flips the session's switch; the training then ends itself and shows where it stopped.
     # (Gradio's `cancels=` would race the training's last update and could leave a stale progress bar.)
-    t.stop.click(stop, None, None, api_name="stop", queue=False)
+    t.stop.click(stop, None, t.progress, api_name="stop", queue=False, show_progress="hidden")
 
 
 def wire_train(t: Tab, ws: gr.State, session: gr.Markdown) -> None:

@@ -122,7 +122,14 @@ def test_live_samples_are_marked_when_they_occur_in_the_training_text():
     assert "abc (memorised)" in shown
 
 
-@pytest.mark.parametrize("stop", [train_tab.stop, scratch_tab.stop_compare])
+def test_stop_with_nothing_running_says_so_on_the_progress_bar():
+    assert "nothing to stop" in train_tab.stop(None)
+    demo = build_demo()
+    stopping = next(f for f in demo.fns.values() if f.api_name == "stop")
+    assert [o.elem_id for o in stopping.outputs] == ["train-progress"]
+
+
+@pytest.mark.parametrize("stop", [scratch_tab.stop_compare])
 def test_stop_with_nothing_running_says_so(stop, monkeypatch):
     said = []
     monkeypatch.setattr(gr, "Info", said.append)
