@@ -191,13 +191,16 @@ def cmd_sample(args: argparse.Namespace) -> None:
             json.dumps(sample(model, args.prompt, args.num_samples, args.seed, **options), ensure_ascii=False)
         )
         return
-    for i in range(args.num_samples):
-        seed = None if args.seed is None else args.seed + i
-        sys.stdout.write(args.prompt)
-        for token in stream(model, args.prompt, seed=seed, **options):
-            sys.stdout.write(token.char)
-            sys.stdout.flush()
-        sys.stdout.write("\n" if model.config.mode == "lines" else "\n\n")
+    end = "\n" if model.config.mode == "lines" else "\n\n"
+    if args.num_samples > 1:  # one batch, printed when done (the same texts as one at a time)
+        for text in sample(model, args.prompt, args.num_samples, args.seed, **options):
+            sys.stdout.write(text + end)
+        return
+    sys.stdout.write(args.prompt)
+    for token in stream(model, args.prompt, seed=args.seed, **options):  # one sample: streamed as made
+        sys.stdout.write(token.char)
+        sys.stdout.flush()
+    sys.stdout.write(end)
 
 
 def cmd_eval(args: argparse.Namespace) -> None:
