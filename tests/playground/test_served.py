@@ -1,6 +1,9 @@
 """The running playground driven through gradio_client by its public API names: train, sample, save,
 load, delete, compare and check gradients, draw the computation graph, clear errors for bad input, and stopping a training."""
 
+import json
+
+import httpx
 import pytest
 from gradio_client.exceptions import AppError
 from playground_helpers import NAMES, client, sample_api, train_api, values
@@ -18,6 +21,24 @@ def test_the_api_names_the_playgrounds_actions(served):
     for name in ("/train", "/stop", "/sample", "/bigram", "/upload", "/save", "/load", "/delete"):
         assert name in named
     assert {"/compare", "/stop_compare", "/gradient_check", "/graph", "/push", "/pull"} <= set(named)
+
+
+def test_the_api_page_names_the_outputs_and_shows_short_examples(served):
+    """What the "Use via API" page shows, as the served app gives it: no output called value_123, and no
+    parameter whose default or example is a whole text (the Train tab's example arrives with the page)."""
+    info = httpx.get(served.url.rstrip("/") + "/gradio_api/info").json()["named_endpoints"]
+    documented = ["/train", "/ladder", "/stop", "/bigram", "/sample", "/save", "/load", "/delete"]
+    documented += ["/list_checkpoints", "/preview_card", "/push", "/pull", "/upload", "/load_corpus"]
+    for name in documented:
+        unnamed = [r["component"] for r in info[name]["returns"] if r["label"].startswith("value_")]
+        assert unnamed == [], f"{name} has unnamed outputs: {unnamed}"
+    assert [r["label"] for r in info["/save"]["returns"]][:2] == ["Save status", "This session's model"]
+    for name, endpoint in info.items():
+        for p in endpoint["parameters"]:
+            shown = json.dumps(p["parameter_default"]), json.dumps(p["example_input"])
+            assert max(map(len, shown)) < 300, f"{name}'s {p['parameter_name']}: {shown[0][:80]}…"
+    text = next(p for p in info["/train"]["parameters"] if p["parameter_name"] == "text")
+    assert text["parameter_default"] is None and len(text["example_input"]) < 20
 
 
 def test_train_sample_save_and_reload_through_the_api(served):
