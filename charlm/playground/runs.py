@@ -2,6 +2,7 @@
 a sample), earlier runs ticked onto the loss chart against steps or seconds, the runs table, a run
 renamed, removed, saved or made the session's model again, and "Train the ladder"."""
 
+import functools
 from dataclasses import dataclass, field
 
 import gradio as gr
@@ -12,7 +13,7 @@ from charlm.data import Corpus
 from charlm.errors import CharlmError
 from charlm.playground import settings
 from charlm.playground.budget import budget_seconds
-from charlm.playground.common import Tab, check_text, on, shows_errors
+from charlm.playground.common import Tab, check_text, in_place, on, shows_errors
 from charlm.playground.session import TRAINING, Workspace, describe_workspace, session_of, stop_reason
 from charlm.runs import LADDER, Run, ladder, record, runs_markdown, runs_table
 
@@ -198,12 +199,16 @@ def wire(t: Tab, ws: gr.State, session: gr.Markdown, trained) -> None:
     on(trained.success, add_run, [ws, t.history, t.shown, t.x_axis], view, **quiet)
     on(t.shown.input, redraw, [t.history, t.shown, t.x_axis], view, **quiet)
     on(t.x_axis.input, redraw, [t.history, t.shown, t.x_axis], view, **quiet)
-    on(t.rename.click, rename_run, [t.history, t.pick, t.run_name, t.shown, t.x_axis], view, **quiet)
-    on(t.remove.click, remove_run, [t.history, t.pick, t.shown, t.x_axis], view, **quiet)
-    on(t.save_run.click, save_run, [t.history, t.pick, t.run_name], {"note": t.runs_note}, **quiet)
+    # a refused rename, removal, save or switch says why in the runs' note, in place of the last one
+    renaming = functools.partial(gr.on, [t.rename.click, t.run_name.submit])  # Enter renames
+    inputs = [t.history, t.pick, t.run_name, t.shown, t.x_axis]
+    on(renaming, in_place(rename_run, "note"), inputs, view, **quiet)
+    on(t.remove.click, in_place(remove_run, "note"), [t.history, t.pick, t.shown, t.x_axis], view, **quiet)
+    saving = in_place(save_run, "note")
+    on(t.save_run.click, saving, [t.history, t.pick, t.run_name], {"note": t.runs_note}, **quiet)
     on(
         t.use_run.click,
-        use_run,
+        in_place(use_run, "note"),
         [t.history, t.pick],
         {"ws": ws, "session": session, "note": t.runs_note},
         **quiet,

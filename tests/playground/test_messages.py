@@ -151,3 +151,11 @@ def test_enter_in_a_number_field_does_what_its_button_does():
     assert ("sample-prompt", "submit") in triggers(sampling)
     saving = next(f for f in demo.fns.values() if f.api_name == "save")
     assert ("checkpoint-name", "submit") in triggers(saving)
+
+
+def test_a_refused_rename_says_why_in_the_runs_note():
+    from charlm.playground import runs
+
+    (shown,), error = as_the_page(runs.rename_run, "note", None, None, "", [], "steps")
+    assert shown == {"note": "⚠️ choose a run in the list first (train one, or tick one from the table)."}
+    assert error.visible is False
