@@ -133,6 +133,7 @@ def preview(name: str, repo_id: str, description: str) -> dict:
             value=Image.open(io.BytesIO(card.curve)) if card.curve else None, visible=bool(card.curve)
         ),
         "confirm_push": gr.update(visible=True),
+        "hub_status": "",  # the card is the answer now, not the last push's line
     }
 
 
@@ -259,40 +260,47 @@ def wire(t: Tab, train: Tab, sample_tab: Tab, ws: gr.State, session: gr.Markdown
         "inside_source": inside.source,
         "against": inside.against,
     }
-    # errors show in place, under the row whose button caused them, replacing the last success
+    wire_saved(t, train, ws, session, listing)
+    wire_hub(t, train, sample_tab, ws, session)
+    return listing
+
+
+def wire_saved(t: Tab, train: Tab, ws: gr.State, session: gr.Markdown, listing: dict) -> None:
+    """Save, load, delete. Errors show in place, under the row whose button caused them, replacing the
+    last message there."""
+    hidden, quiet = gr.update(visible=False), dict(show_progress="hidden")
     saved = {"status": t.status, "session": session, **listing}
     saving = functools.partial(gr.on, [t.save.click, t.name.submit])  # Enter in the name saves too
-    on(
-        saving,
-        in_place(save, "status"),
-        [ws, t.name, t.overwrite],
-        saved,
-        api_name="save",
-        show_progress="hidden",
-    )
+    on(saving, in_place(save, "status"), [ws, t.name, t.overwrite], saved, api_name="save", **quiet)
     loaded = {"ws": ws, "status": t.chosen_status, "session": session, "mode": train.mode}
-    on(
-        t.load.click,
-        in_place(load, "status"),
-        [ws, t.chosen],
-        loaded,
-        api_name="load",
-        show_progress="hidden",
-    )
+    on(t.load.click, in_place(load, "status"), [ws, t.chosen], loaded, api_name="load", **quiet)
     asked = {"confirm": t.confirm, "confirm_text": t.confirm_text, "status": t.chosen_status}
     on(t.delete.click, ask_delete, t.chosen, asked, api_visibility="undocumented")
-    t.confirm_no.click(lambda: gr.update(visible=False), None, t.confirm, api_visibility="undocumented")
+    t.confirm_no.click(lambda: hidden, None, t.confirm, api_visibility="undocumented")
     deleted = {"status": t.chosen_status, "confirm": t.confirm, **listing}
-    on(t.confirm_yes.click, in_place(delete, "status", confirm=gr.update(visible=False)), t.chosen, deleted,
-       api_name="delete", show_progress="hidden")  # fmt: skip
+    on(
+        t.confirm_yes.click,
+        in_place(delete, "status", confirm=hidden),
+        t.chosen,
+        deleted,
+        api_name="delete",
+        **quiet,
+    )
     on(t.refresh.click, checkpoints_view, None, listing, api_name="list_checkpoints")
-    previewed = {"card": t.card, "curve": t.curve, "confirm_push": t.confirm_push}
+
+
+def wire_hub(t: Tab, train: Tab, sample_tab: Tab, ws: gr.State, session: gr.Markdown) -> None:
+    """Preview and push (errors in place, beside the Hub's buttons), pull, and the Hub's browser."""
+    previewed = {"card": t.card, "curve": t.curve, "confirm_push": t.confirm_push, "hub_status": t.hub_status}
     inputs = [t.chosen, t.repo_id, t.description]
-    on(t.push.click, preview, inputs, previewed, api_name="preview_card", show_progress_on=t.hub_status)
+    hidden = gr.update(visible=False)
+    shown = in_place(preview, "hub_status", confirm_push=hidden)  # what is wrong, beside the Hub's buttons
+    on(t.push.click, shown, inputs, previewed, api_name="preview_card", show_progress_on=t.hub_status)
     t.push_no.click(lambda: gr.update(visible=False), None, t.confirm_push, api_visibility="undocumented")
     pushed = {"hub_status": t.hub_status, "link": t.link, "confirm_push": t.confirm_push}
     inputs = [t.chosen, t.repo_id, t.token, t.private, t.description]
-    on(t.push_yes.click, share, inputs, pushed, api_name="push", show_progress_on=t.hub_status)
+    on(t.push_yes.click, in_place(share, "hub_status"), inputs, pushed, api_name="push",
+       show_progress_on=t.hub_status)  # fmt: skip
     pulled = {
         "ws": ws,
         "status": t.hub_status,
@@ -319,4 +327,3 @@ def wire(t: Tab, train: Tab, sample_tab: Tab, ws: gr.State, session: gr.Markdown
     )
     hub_browse.wire(t.browse, {k: v for k, v in pulled.items() if k != "status"}, api_name="search_hub")
     hub_browse.wire(sample_tab.browse, {k: v for k, v in pulled.items() if k != "status"})
-    return listing

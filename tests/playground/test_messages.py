@@ -159,3 +159,13 @@ def test_a_refused_rename_says_why_in_the_runs_note():
     (shown,), error = as_the_page(runs.rename_run, "note", None, None, "", [], "steps")
     assert shown == {"note": "⚠️ choose a run in the list first (train one, or tick one from the table)."}
     assert error.visible is False
+
+
+def test_a_refused_preview_says_why_beside_the_hubs_buttons_and_a_card_clears_it(ws, checkpoints):
+    (shown,), error = as_the_page(
+        checkpoints_tab.preview, "hub_status", "", "alice/x", "", confirm_push=gr.update(visible=False)
+    )
+    assert shown["hub_status"].startswith("⚠️ choose a saved checkpoint") and error.visible is False
+    save(ws, "card", False)
+    (card,), error = as_the_page(checkpoints_tab.preview, "hub_status", "card", "alice/x", "")
+    assert error is None and card["hub_status"] == "" and card["confirm_push"]["visible"] is True
