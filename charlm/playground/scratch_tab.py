@@ -231,11 +231,14 @@ def arm_compare(request: gr.Request) -> None:
     COMPARING.arm(request.session_hash)
 
 
-def stop_compare(request: gr.Request | None = None) -> None:
+def stop_compare(request: gr.Request | None = None):
     """Stop this session's comparison; it ends at the next step and shows both models as they are.
-    With nothing to stop, a message says so."""
-    if not COMPARING.stop(session_of(request)):
-        gr.Info("Nothing is being compared in this session, so there is nothing to stop.")
+    With nothing to stop, the progress bar says so (Stop runs outside the queue: no pop-up reaches the page)."""
+    if COMPARING.stop(session_of(request)):
+        return gr.skip()
+    return viz.lockstep_progress_html(
+        {}, "Nothing is being compared in this session, so there is nothing to stop."
+    )
 
 
 @shows_errors
@@ -384,7 +387,7 @@ def wire(t: Tab, train: Tab, ws: gr.State) -> None:
         concurrency_id="train",
         show_progress_on=t.progress,
     )
-    t.stop.click(stop_compare, None, None, api_name="stop_compare", queue=False)
+    t.stop.click(stop_compare, None, t.progress, api_name="stop_compare", queue=False, show_progress="hidden")
     t.check.click(
         check_gradients,
         [ws, train.text, train.mode, t.check_model, t.check_batch, t.check_seed],

@@ -122,19 +122,18 @@ def test_live_samples_are_marked_when_they_occur_in_the_training_text():
     assert "abc (memorised)" in shown
 
 
-def test_stop_with_nothing_running_says_so_on_the_progress_bar():
-    assert "nothing to stop" in train_tab.stop(None)
+@pytest.mark.parametrize(
+    "stop, api_name, progress",
+    [
+        (train_tab.stop, "stop", "train-progress"),
+        (scratch_tab.stop_compare, "stop_compare", "compare-progress"),
+    ],
+)
+def test_stop_with_nothing_running_says_so_on_the_progress_bar(stop, api_name, progress):
+    assert "nothing to stop" in stop(None)
     demo = build_demo()
-    stopping = next(f for f in demo.fns.values() if f.api_name == "stop")
-    assert [o.elem_id for o in stopping.outputs] == ["train-progress"]
-
-
-@pytest.mark.parametrize("stop", [scratch_tab.stop_compare])
-def test_stop_with_nothing_running_says_so(stop, monkeypatch):
-    said = []
-    monkeypatch.setattr(gr, "Info", said.append)
-    stop(None)
-    assert len(said) == 1 and "nothing to stop" in said[0]
+    stopping = next(f for f in demo.fns.values() if f.api_name == api_name)
+    assert [o.elem_id for o in stopping.outputs] == [progress]
 
 
 def test_enter_in_a_number_field_does_what_its_button_does():
