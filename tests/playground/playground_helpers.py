@@ -76,3 +76,9 @@ def sample_api(c: Client, source=SESSION, prompt="", seed=5, temperature=1.0, nu
     return c.predict(
         source, NAMES, prompt, temperature, 0, 1.0, length, num_samples, seed, False, api_name="/sample"
     )
+
+
+def choose(page, elem_id: str, option) -> None:
+    """Pick an option (a name or a compiled pattern) of a Gradio dropdown in a Playwright page."""
+    page.locator(f"#{elem_id} input").click()
+    page.get_by_role("option", name=option).click()

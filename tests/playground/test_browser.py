@@ -4,6 +4,7 @@ tab lands in test-output/. Without chromium these tests skip locally and fail in
 
 import numpy as np
 import pytest
+from playground_helpers import choose
 
 from charlm.checkpoint import load_checkpoint
 from charlm.inside import attention
@@ -71,8 +72,10 @@ def test_train_watch_sample_and_save_in_the_browser(served, browser, screenshots
         assert text.input_value().startswith(load_example(next(iter(settings.EXAMPLES)))[0][:50])
         assert "parameters" in page.locator("#param-count").inner_text()
 
-        # Paste a text, train a few hundred steps, and watch the validation curve grow while it trains.
+        # Paste a text, train a few hundred steps (the steps set: no time budget, no auto settings, an
+        # evaluation every 12 steps), and watch the validation curve grow while it trains.
         text.fill(TEXT)
+        choose(page, "train-budget", "the steps set")
         page.locator("#steps input").fill("300")
         page.locator("#steps input").press("Tab")
         page.wait_for_function(
@@ -239,7 +242,9 @@ def test_look_inside_a_tiny_transformer_in_the_browser(served, browser, screensh
     page.on("pageerror", lambda e: errors.append(str(e)))
     try:
         page.goto(served.url)
-        page.locator("#train-text textarea").fill(TEXT)
+        page.wait_for_function("(document.querySelector('#train-text textarea')?.value || '') !== ''")
+        page.locator("#train-text textarea").fill(TEXT)  # after the example arrives with the page
+        choose(page, "train-budget", "the steps set")  # the transformer's own settings: two heads
         page.locator("#steps input").fill("400")
         page.locator("#steps input").press("Tab")
         page.locator("#train-button").click()

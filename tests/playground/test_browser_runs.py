@@ -6,6 +6,7 @@ nothing running says so. Without chromium these tests skip locally and fail in C
 import re
 
 import pytest
+from playground_helpers import choose
 
 pytestmark = [
     pytest.mark.browser,
@@ -14,12 +15,6 @@ pytestmark = [
 pytest_plugins = ["playground_fixtures"]  # served, browser, screenshots
 
 STEPS = 300
-
-
-def choose(page, elem_id: str, option: str | re.Pattern) -> None:
-    """Pick an option of a Gradio dropdown."""
-    page.locator(f"#{elem_id} input").click()
-    page.get_by_role("option", name=option).click()
 
 
 def train(page, model: str, runs_before: int) -> None:
@@ -46,6 +41,55 @@ def curves(page) -> list[dict]:
     )
 
 
+def both_runs_on_one_chart(page, screenshots) -> None:
+    """Tick both runs: both validation curves (and their train curves) are drawn, in the legend by model."""
+    boxes = page.locator("#runs-shown input[type=checkbox]")
+    for i in range(2):
+        boxes.nth(i).check()
+    page.wait_for_function(
+        "() => { const p = document.querySelector('#loss-plot .js-plotly-plot');"
+        " return p && p.data && p.data.filter(t => t.name.endsWith('validation')).length == 2; }",
+        timeout=30_000,
+    )
+    validation = [c for c in curves(page) if c["name"].endswith("validation")]
+    assert len({c["name"] for c in validation}) == 2 and all(c["visible"] for c in validation)
+    assert any("mlp" in c["name"].lower() for c in validation)
+    assert any("transformer" in c["name"].lower() for c in validation)
+    assert all(c["n"] >= 2 for c in validation)  # curves, not single points
+    page.locator("#loss-plot").scroll_into_view_if_needed()
+    page.locator("#loss-plot").screenshot(path=screenshots / "runs.png")
+
+
+def inspect_a_clicked_character(page, screenshots) -> None:
+    """Sample, then click the sixth character of the second sample: the inspector moves there."""
+    page.get_by_role("tab", name="Sample").click()
+    page.locator("#generate-button").click()
+    page.locator('#samples [data-sample="3"]').wait_for(timeout=30_000)
+    page.wait_for_function("document.querySelector('#alternatives').innerText.includes('At position 0')")
+    page.locator('#samples [data-sample="2"] [data-pos="5"]').click()
+    page.wait_for_function("document.querySelector('#alternatives').innerText.includes('At position 5')")
+    assert page.locator("#position input[type=number]").input_value() == "5"
+    outlined = page.locator('#samples [data-sample="2"] [data-pos="5"]').get_attribute("style")
+    assert "outline" in outlined
+    # a new Generate (the same seed: the same samples) keeps the inspected position
+    page.locator("#generate-button").click()
+    page.wait_for_function(
+        '() => { const c = document.querySelector(\'#samples [data-sample="2"] [data-pos="5"]\');'
+        " return c && c.getAttribute('style').includes('outline'); }",
+        timeout=30_000,
+    )
+    assert "At position 5" in page.locator("#alternatives").inner_text()
+    page.screenshot(path=screenshots / "inspect.png", full_page=True)
+
+    # A bad prompt: one message where the samples were, and no pop-up.
+    page.locator("#sample-prompt textarea").fill("Z€")
+    page.locator("#generate-button").click()
+    page.wait_for_function("document.querySelector('#samples').innerText.includes('vocabulary')")
+    assert page.locator("#samples .charlm-sample").count() == 0
+    assert page.locator("#samples").inner_text().count("⚠️") == 1
+    assert page.get_by_test_id("toast-body").filter(has_text="vocabulary").count() == 0
+
+
 def test_two_runs_on_one_chart_and_a_click_inspects_a_character(served, browser, screenshots):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     errors = []
@@ -57,56 +101,14 @@ def test_two_runs_on_one_chart_and_a_click_inspects_a_character(served, browser,
         train(page, "mlp", 0)
         train(page, "transformer", 1)
 
-        # Tick both runs: both validation curves (and their train curves) are drawn, in the legend by model.
-        boxes = page.locator("#runs-shown input[type=checkbox]")
-        for i in range(2):
-            boxes.nth(i).check()
-        page.wait_for_function(
-            "() => { const p = document.querySelector('#loss-plot .js-plotly-plot');"
-            " return p && p.data && p.data.filter(t => t.name.endsWith('validation')).length == 2; }",
-            timeout=30_000,
-        )
-        validation = [c for c in curves(page) if c["name"].endswith("validation")]
-        assert len({c["name"] for c in validation}) == 2 and all(c["visible"] for c in validation)
-        assert any("mlp" in c["name"].lower() for c in validation)
-        assert any("transformer" in c["name"].lower() for c in validation)
-        assert all(c["n"] >= 2 for c in validation)  # curves, not single points
-        page.locator("#loss-plot").scroll_into_view_if_needed()
-        page.locator("#loss-plot").screenshot(path=screenshots / "runs.png")
-
+        both_runs_on_one_chart(page, screenshots)
         # Stop with nothing training says so.
         page.locator("#stop-button").click()
         page.wait_for_function(
             "document.querySelector('#train-progress').innerText.includes('nothing to stop')"
         )
 
-        # Sample, then click the sixth character of the second sample: the inspector moves there.
-        page.get_by_role("tab", name="Sample").click()
-        page.locator("#generate-button").click()
-        page.locator('#samples [data-sample="3"]').wait_for(timeout=30_000)
-        page.wait_for_function("document.querySelector('#alternatives').innerText.includes('At position 0')")
-        page.locator('#samples [data-sample="2"] [data-pos="5"]').click()
-        page.wait_for_function("document.querySelector('#alternatives').innerText.includes('At position 5')")
-        assert page.locator("#position input[type=number]").input_value() == "5"
-        outlined = page.locator('#samples [data-sample="2"] [data-pos="5"]').get_attribute("style")
-        assert "outline" in outlined
-        # a new Generate (the same seed: the same samples) keeps the inspected position
-        page.locator("#generate-button").click()
-        page.wait_for_function(
-            '() => { const c = document.querySelector(\'#samples [data-sample="2"] [data-pos="5"]\');'
-            " return c && c.getAttribute('style').includes('outline'); }",
-            timeout=30_000,
-        )
-        assert "At position 5" in page.locator("#alternatives").inner_text()
-        page.screenshot(path=screenshots / "inspect.png", full_page=True)
-
-        # A bad prompt: one message where the samples were, and no pop-up.
-        page.locator("#sample-prompt textarea").fill("Z€")
-        page.locator("#generate-button").click()
-        page.wait_for_function("document.querySelector('#samples').innerText.includes('vocabulary')")
-        assert page.locator("#samples .charlm-sample").count() == 0
-        assert page.locator("#samples").inner_text().count("⚠️") == 1
-        assert page.get_by_test_id("toast-body").filter(has_text="vocabulary").count() == 0
+        inspect_a_clicked_character(page, screenshots)
     except Exception:
         page.screenshot(path=screenshots / "failure.png", full_page=True)
         raise
