@@ -136,7 +136,13 @@ def layout(prefix: str) -> Tab:
             )
             p.sort = gr.Radio(list(SORTS), value="most downloads", label="Sort by", scale=2)
             p.search = gr.Button("Search", scale=1, elem_id=f"{prefix}-hub-search-button")
-        p.table = gr.Dataframe(headers=COLUMNS, interactive=False, elem_id=f"{prefix}-hub-table")
+        p.table = gr.Dataframe(
+            headers=COLUMNS,
+            interactive=False,
+            label="Models found",
+            show_label=False,
+            elem_id=f"{prefix}-hub-table",
+        )
         with gr.Row():
             p.previous = gr.Button("← Previous", interactive=False, size="sm")
             p.next = gr.Button("Next →", interactive=False, size="sm")
@@ -144,7 +150,7 @@ def layout(prefix: str) -> Tab:
                 label="Model", allow_custom_value=True, scale=3, elem_id=f"{prefix}-hub-chosen"
             )
             p.load = gr.Button("Load into this session", elem_id=f"{prefix}-hub-load-chosen")
-        p.status = gr.Markdown(elem_id=f"{prefix}-hub-browse-status")
+        p.status = gr.Markdown(label="Search status", show_label=False, elem_id=f"{prefix}-hub-browse-status")
         p.page = gr.State(0)
     return p
 

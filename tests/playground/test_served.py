@@ -28,7 +28,15 @@ def test_the_api_page_names_the_outputs_and_shows_short_examples(served):
     parameter whose default or example is a whole text (the Train tab's example arrives with the page)."""
     info = httpx.get(served.url.rstrip("/") + "/gradio_api/info").json()["named_endpoints"]
     documented = ["/train", "/ladder", "/stop", "/bigram", "/sample", "/save", "/load", "/delete"]
-    documented += ["/list_checkpoints", "/preview_card", "/push", "/pull", "/upload", "/load_corpus"]
+    documented += [
+        "/list_checkpoints",
+        "/preview_card",
+        "/push",
+        "/pull",
+        "/upload",
+        "/load_corpus",
+        "/search_hub",
+    ]
     for name in documented:
         unnamed = [r["component"] for r in info[name]["returns"] if r["label"].startswith("value_")]
         assert unnamed == [], f"{name} has unnamed outputs: {unnamed}"
