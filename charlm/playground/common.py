@@ -96,13 +96,14 @@ def in_place(fn, where: str, **cleared):
     return shown
 
 
-def by_name(fn, names: list[str]):
+def by_name(fn, names: list[str], values: list[str] | None = None):
     """Gradio wants a handler's outputs in the order of its `outputs` list; our handlers return (or
     yield) dicts keyed by output name, so adding an output shifts nothing. This turns such a handler into
     one Gradio can call: each dict becomes a tuple in the order of `names`, with gr.skip() for a name it
     leaves out. The signature stays the handler's (functools.wraps), so gr.Request injection and the API
     page see the real parameters; but Gradio injects a request only into parameters before a `*values`,
-    so a keyword-only `request` is moved to the front for Gradio and handed on by keyword."""
+    so a keyword-only `request` is moved to the front for Gradio and handed on by keyword. `values` names
+    the widgets a `*values` parameter receives, so the API page shows `block_size`, not `param_9`."""
     moved = keyword_request(fn)
 
     def ordered(values: dict):
@@ -130,12 +131,18 @@ def by_name(fn, names: list[str]):
         def wired(*args, **kwargs):
             return ordered(call(args, kwargs))
 
+    params = list(inspect.signature(fn).parameters.values())
+    if values is not None:
+        star = next(i for i, p in enumerate(params) if p.kind is inspect.Parameter.VAR_POSITIONAL)
+        named = [inspect.Parameter(v, inspect.Parameter.POSITIONAL_OR_KEYWORD) for v in values]
+        params[star : star + 1] = named
     if moved:
-        params = list(inspect.signature(fn).parameters.values())
         request = params.pop(params.index(moved)).replace(
             kind=inspect.Parameter.POSITIONAL_ONLY, default=inspect.Parameter.empty
         )
-        wired.__signature__ = inspect.signature(fn).replace(parameters=[request, *params])
+        params.insert(0, request)
+    if moved or values is not None:
+        wired.__signature__ = inspect.signature(fn).replace(parameters=params)
     return wired
 
 
@@ -145,10 +152,11 @@ def keyword_request(fn) -> inspect.Parameter | None:
     return param if param is not None and param.kind is inspect.Parameter.KEYWORD_ONLY else None
 
 
-def on(event, fn, inputs, outputs: dict, **options):
-    """Wire `fn` to `event` (say `button.click`) with its outputs named: {name: component}."""
+def on(event, fn, inputs, outputs: dict, values: list[str] | None = None, **options):
+    """Wire `fn` to `event` (say `button.click`) with its outputs named: {name: component}; `values`
+    names what a `*values` parameter receives (see by_name)."""
     names = list(outputs)
-    return event(by_name(fn, names), inputs, [outputs[n] for n in names], **options)
+    return event(by_name(fn, names, values), inputs, [outputs[n] for n in names], **options)
 
 
 whole, real = check_whole, check_real  # widget values: short names, since every tab checks many

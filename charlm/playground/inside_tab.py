@@ -235,8 +235,10 @@ def attention_panel(t: Tab) -> None:
                 elem_id="attention-query",
             )
             t.att_go = gr.Button("Show attention", scale=1, elem_id="attention-button")
-        t.att_note = gr.Markdown()
-        t.att_chars = gr.HTML(js_on_load=CLICKS, elem_id="attention-chars")
+        t.att_note = gr.Markdown(label="Attention notes", show_label=False)
+        t.att_chars = gr.HTML(
+            label="Attention in the text", show_label=False, js_on_load=CLICKS, elem_id="attention-chars"
+        )
         with gr.Row():
             t.att_heatmap = gr.Plot(label="One head: rows attend to columns", elem_id="attention-heatmap")
             t.att_grid = gr.Plot(label="Every layer and head", elem_id="attention-grid")
@@ -246,7 +248,7 @@ def embeddings_panel(t: Tab) -> None:
     with gr.Accordion("Embeddings", open=False, elem_id="inside-embeddings"):
         gr.Markdown(applies("embeddings", "The count bigram keeps counts, not vectors."))
         t.emb_go = gr.Button("Show the character embeddings", elem_id="embeddings-button")
-        t.emb_note = gr.Markdown()
+        t.emb_note = gr.Markdown(label="Embeddings notes", show_label=False)
         t.emb_plot = gr.Plot(label="Characters in 2-D (PCA)", elem_id="embeddings-plot")
 
 
@@ -269,7 +271,7 @@ def neurons_panel(t: Tab) -> None:
             )
             t.unit = gr.Number(0, label="and a unit", precision=0, minimum=0, scale=1, elem_id="neurons-unit")
             t.unit_go = gr.Button("Colour by this unit", scale=1, elem_id="unit-button")
-        t.neu_html = gr.HTML(elem_id="neurons-text")
+        t.neu_html = gr.HTML(label="Text coloured by the unit", show_label=False, elem_id="neurons-text")
         t.ranking = gr.Plot(label="Units that track the feature", elem_id="neurons-ranking")
 
 
@@ -292,7 +294,7 @@ def surprisal_panel(t: Tab) -> None:
                 elem_id="surprisal-against",
             )
             t.sur_go = gr.Button("Colour by surprise", scale=1, elem_id="surprisal-button")
-        t.sur_html = gr.HTML(elem_id="surprisal-text")
+        t.sur_html = gr.HTML(label="Surprisal", show_label=False, elem_id="surprisal-text")
 
 
 def dynamics_panel(t: Tab) -> None:

@@ -67,7 +67,7 @@ def restore(progress: dict | None) -> dict:
 
 
 @shows_errors
-def run(title: str, progress: dict | None, ws: Workspace | None) -> dict:
+def run(title: str, ws: Workspace | None) -> dict:
     """Run the lesson's experiment; its text comes back with the run's own numbers, its figures beside it,
     and its model becomes the session's (so the linked tab continues with it)."""
     index = lesson_index(title)
@@ -79,21 +79,22 @@ def run(title: str, progress: dict | None, ws: Workspace | None) -> dict:
         else gr.update(visible=False)
         for i in range(FIGURES)
     }
-    done = sorted({*((progress or {}).get("done") or []), lesson.title})
-    updates = {
-        "text": f"## {lesson.title}\n\n{text}",
-        "html": result.html,
-        "progress": {"lesson": lesson.title, "done": done},
-    }
-    updates.update(figures)
-    updates.update(extras(index))
-    updates["status"] = f"Lessons run so far: {len(done)} of {len(TITLES)}."
+    updates = {"text": f"## {lesson.title}\n\n{text}", "html": result.html, **figures, **extras(index)}
     if result.model is not None:
         ws = Workspace(result.model, f"trained by the lesson {escape(lesson.title)}", trainer=result.trainer)
         ws.metrics = result.trainer.metrics() if result.trainer is not None else {}
         go = f"Go further in the {TAB_NAMES[lesson.tab]} tab, with this model →"
         updates.update(ws=ws, session=describe_workspace(ws), go=gr.update(value=go, visible=True))
     return updates
+
+
+def mark_done(title: str, progress: dict | None) -> dict:
+    """After a lesson ran: remember it in the browser, and say how far the person has come."""
+    done = sorted({*((progress or {}).get("done") or []), title})
+    return {
+        "progress": {"lesson": title, "done": done},
+        "status": f"Lessons run so far: {len(done)} of {len(TITLES)}.",
+    }
 
 
 def go_further(title: str):
@@ -113,20 +114,23 @@ def layout() -> Tab:
     with gr.Row():
         with gr.Column(scale=1):
             t.lesson = gr.Radio(TITLES, value=TITLES[0], label="Lessons", elem_id="lesson-list")
-            t.status = gr.Markdown(elem_id="lesson-status")
+            t.status = gr.Markdown(label="Progress", show_label=False, elem_id="lesson-status")
         with gr.Column(scale=3):
-            t.text = gr.Markdown(elem_id="lesson-text")
+            t.text = gr.Markdown(label="Lesson", show_label=False, elem_id="lesson-text")
             with gr.Row():
                 t.run = gr.Button("Run the experiment", variant="primary", elem_id="lesson-run")
                 t.go = gr.Button("Go further", visible=False, elem_id="lesson-go")
             t.figures = [
-                gr.Plot(show_label=False, visible=False, elem_id=f"lesson-figure-{i}") for i in range(FIGURES)
+                gr.Plot(
+                    label=f"Figure {i + 1}", show_label=False, visible=False, elem_id=f"lesson-figure-{i}"
+                )
+                for i in range(FIGURES)
             ]
-            t.html = gr.HTML(elem_id="lesson-html")
-            t.try_this = gr.Markdown()
-            t.question = gr.Markdown()
+            t.html = gr.HTML(label="Lesson result", show_label=False, elem_id="lesson-html")
+            t.try_this = gr.Markdown(label="Try this", show_label=False)
+            t.question = gr.Markdown(label="Question", show_label=False)
             with gr.Accordion("Show the answer", open=False):
-                t.answer = gr.Markdown()
+                t.answer = gr.Markdown(label="Answer", show_label=False)
     t.progress = gr.BrowserState({"lesson": TITLES[0], "done": []}, storage_key="charlm-lessons")
     return t
 
@@ -136,17 +140,19 @@ def wire(t: Tab, ws: gr.State, session: gr.Markdown, tabs: gr.Tabs, demo: gr.Blo
     shown.update(question=t.question, answer=t.answer, go=t.go)
     shown.update({f"figure{i}": fig for i, fig in enumerate(t.figures)})
     on(t.lesson.change, choose_lesson, [t.lesson, t.progress], shown, api_visibility="undocumented")
-    ran = {**shown, "status": t.status, "ws": ws, "session": session}
-    on(
+    ran = {k: v for k, v in shown.items() if k != "progress"} | {"ws": ws, "session": session}
+    done = {"progress": t.progress, "status": t.status}
+    ran_event = on(
         t.run.click,
         run,
-        [t.lesson, t.progress, ws],
+        [t.lesson, ws],
         ran,
         api_name="lesson",
         show_progress_on=t.text,
         concurrency_limit=settings.TRAIN_CONCURRENCY,  # a lesson trains: it shares the training slots
         concurrency_id="train",
     )
+    on(ran_event.success, mark_done, [t.lesson, t.progress], done, api_visibility="undocumented")
     t.go.click(go_further, t.lesson, tabs, api_visibility="undocumented")
     on(
         demo.load,

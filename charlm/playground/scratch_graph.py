@@ -116,7 +116,7 @@ def panel(t: Tab) -> None:
         t.graph_hidden = gr.Slider(1, 64, value=DEFAULTS["n_hidden"], step=1, label="Hidden units (n_hidden)")
         t.graph_seed = gr.Number(DEFAULTS["seed"], label="Seed", precision=0, minimum=0)
     t.draw = gr.Button("Draw the graph", elem_id="graph-button")
-    t.graph = gr.HTML(elem_id="scratch-graph")
+    t.graph = gr.HTML(label="Computation graph", show_label=False, elem_id="scratch-graph")
 
 
 def wire(t: Tab) -> None:

@@ -317,9 +317,11 @@ def compare_panel(t: Tab) -> None:
         t.start = gr.Button("Compare", variant="primary", elem_id="compare-button")
         t.stop = gr.Button("Stop", variant="stop", elem_id="compare-stop")
     t.estimate = gr.Markdown(elem_id="compare-estimate")
-    t.progress = gr.HTML(viz.lockstep_progress_html({}), elem_id="compare-progress")
-    t.plot = gr.Plot(viz.comparison_figure({}), show_label=False, elem_id="compare-plot")
-    t.results = gr.Markdown(elem_id="compare-results")
+    t.progress = gr.HTML(
+        viz.lockstep_progress_html({}), label="Progress", show_label=False, elem_id="compare-progress"
+    )
+    t.plot = gr.Plot(viz.comparison_figure({}), label="Loss curves", show_label=False, elem_id="compare-plot")
+    t.results = gr.Markdown(label="Results", show_label=False, elem_id="compare-results")
 
 
 def gradient_panel(t: Tab) -> None:
@@ -334,7 +336,7 @@ def gradient_panel(t: Tab) -> None:
         t.check_batch = gr.Number(4, label="Batch size", precision=0, minimum=1, maximum=256, scale=1)
         t.check_seed = gr.Number(0, label="Seed", precision=0, minimum=0, scale=1)
         t.check = gr.Button("Check the gradients", scale=1, elem_id="check-button")
-    t.gradients = gr.HTML(elem_id="gradient-check")
+    t.gradients = gr.HTML(label="Gradient check", show_label=False, elem_id="gradient-check")
 
 
 def layout() -> Tab:
@@ -382,6 +384,7 @@ def wire(t: Tab, train: Tab, ws: gr.State) -> None:
         compare,
         inputs,
         {"progress": t.progress, "plot": t.plot, "results": t.results},
+        values=[*(s.name for s in SLIDERS), "third_lr"],  # the API page names the sliders
         api_name="compare",
         concurrency_limit=settings.TRAIN_CONCURRENCY,  # shares the training slots: the rest wait in the queue
         concurrency_id="train",

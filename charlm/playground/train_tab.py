@@ -361,6 +361,7 @@ def wire_train(t: Tab, ws: gr.State, session: gr.Markdown) -> None:
         train,
         [*inputs, t.plan],
         outputs,
+        values=[*(s.name for s in SLIDERS), "plan"],  # the API page names the sliders
         api_name="train",
         concurrency_limit=settings.TRAIN_CONCURRENCY,  # the rest wait in the queue
         concurrency_id="train",
