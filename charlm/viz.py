@@ -651,30 +651,16 @@ def checkpoint_rows(rows: Sequence[dict]) -> list[list]:
 # ---------------------------------------------------------------------------------------------------
 # From scratch: models trained side by side, and the gradient check
 
-PAIR_COLORS = [("#1f5fa8", "#7fa7d6"), ("#e8590c", "#f2a272"), ("#2b8a3e", "#8cc99a")]  # (validation, train)
 GRADIENT_TOLERANCE = 1e-6  # float64 gradients that agree differ by far less (autograd ~1e-15, numeric ~1e-9)
 
 
 def comparison_figure(
     histories: dict[str, Sequence[Progress]], refs: dict[str, float] | None = None, max_points: int = 300
 ) -> go.Figure:
-    """Several models' validation (solid) and train (dotted) losses on one chart, one colour per model,
-    with the reference lines of `loss_figure`."""
-    fig = go.Figure()
-    for (name, history), (color, light) in zip(histories.items(), PAIR_COLORS * len(histories)):
-        evals = [e for e in history if e.val_loss is not None]
-        steps = [e.step for e in evals]
-        for part, get, line in (
-            ("validation", lambda e: e.val_loss, dict(color=color, width=2)),
-            ("train", lambda e: e.train_eval_loss, dict(color=light, width=2, dash="dot")),
-        ):
-            x, y = downsample(steps, [get(e) for e in evals], max_points)
-            mode = "lines+markers" if part == "validation" else "lines"
-            fig.add_scatter(x=x, y=y, name=f"{escape(name)} {part}", mode=mode, line=line)
-    loss_axes(
-        fig, refs, "Loss side by side (nats per character): same text, batches and steps", 400, "comparison"
-    )
-    fig.update_layout(legend=dict(orientation="h", y=-0.18, x=0, yanchor="top"))
+    """Models trained side by side, on the runs chart (one way to compare runs): validation (solid) and
+    train (dotted) per model, against steps, with the reference lines of `loss_figure`."""
+    fig = runs_figure(histories, "steps", refs, max_points)
+    fig.update_layout(title="Loss side by side (nats per character): same text, batches and steps")
     return fig
 
 
