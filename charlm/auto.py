@@ -143,6 +143,12 @@ def auto_settings(
     speed = speed or measure_speed
     own = {s.name for s in cls.settings()}
     fixed = {k: v for k, v in given.items() if k in own}
+    if (
+        cls.large_text_recipe is not None
+        and corpus.mode == "text"
+        and len(corpus.train.tokens) >= RECIPE_CHARS
+    ):
+        return from_recipe(cls, corpus, seconds, given, speed, started)
     batch = given.get("batch_size", BATCH_SIZE)
     level = choose_size(name, corpus, fixed)
     while True:
@@ -166,6 +172,29 @@ def auto_settings(
 
 
 TRAIN_KEYS = {f.name for f in fields(TrainConfig)}
+RECIPE_CHARS = 800_000  # training characters from which a rung's measured large-text recipe applies
+
+
+def from_recipe(cls, corpus: Corpus, seconds: float, given: dict, speed: Speed, started: float) -> Auto:
+    """A rung's measured recipe for a large text (the transformer's speed run), its steps filling the
+    budget at the speed measured here; what the person set is kept."""
+    settings, train = cls.large_text_recipe(len(corpus.text))
+    settings = {**settings, **{k: v for k, v in given.items() if k in settings}}
+    train = {**train, **{k: v for k, v in given.items() if k in TRAIN_KEYS}}
+    model = build_model(
+        model_config(cls.config_class.model_type, chars=corpus.vocab.chars, mode="text", **settings)
+    )
+    steps_per_second = speed(model, corpus, train["batch_size"])
+    left = max(seconds - (time.perf_counter() - started), 0.2 * seconds)
+    if "steps" not in given:
+        train["steps"] = max(10, int(steps_per_second * left * TRAIN_SHARE))
+        train["eval_interval"] = max(1, train["steps"] // 10)
+    train["time_budget"] = float(seconds)
+    tokens = train["steps"] * train["batch_size"] * settings["block_size"]
+    picked = (set(settings) | set(train)) - set(given)
+    auto = Auto(settings, train, "", model.num_params(), tokens / max(left * TRAIN_SHARE, 1e-9), picked)
+    auto.summary = summary(auto, seconds) + f", {train['optimizer']} (the speed-run recipe)"
+    return auto
 
 
 def training_settings(

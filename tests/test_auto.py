@@ -99,3 +99,17 @@ def test_measure_speed_leaves_the_model_untouched():
     assert measure_speed(model, corpus, 4, steps=1) > 0
     assert all((before[k] == v).all() for k, v in model.state_dict().items())
     assert len(LEVELS) >= 5
+
+
+def test_a_shakespeare_sized_text_gets_the_transformers_measured_recipe():
+    from charlm.auto import RECIPE_CHARS
+    from charlm.recipes import speedrun_transformer
+
+    big = Corpus.from_text(text_of(int(RECIPE_CHARS / 0.9) + 1000), "text")
+    auto = auto_settings(big, "transformer", 120, speed=lambda m, c, b: 10.0)
+    settings, train = speedrun_transformer(len(big.text))
+    assert auto.settings == settings and auto.train["optimizer"] == "muon" and auto.train["lr"] == train["lr"]
+    assert 1070 <= auto.train["steps"] <= int(10.0 * 120 * 0.9) and "speed-run recipe" in auto.summary
+    mine = auto_settings(big, "transformer", 120, {"n_layer": 2, "steps": 50}, speed=lambda m, c, b: 10.0)
+    assert mine.settings["n_layer"] == 2 and mine.train["steps"] == 50 and "n_layer" not in mine.picked
+    assert "optimizer" not in auto_settings(big, "lstm", 120, speed=fake_speed(1e12)).train  # no recipe

@@ -131,6 +131,9 @@ class CharLM(
     # batch the playground starts it from instead. Empty / None: the defaults.
     playground_settings: dict = {}
     playground_batch_size: int | None = None
+    # A measured recipe for a large text, `recipe(text_chars) -> (model settings, training settings)`,
+    # that auto settings use instead of their general rule (the transformer's speed-run recipe); or None.
+    large_text_recipe = None
     windowed = False  # reads a fixed window (bigram, MLP): trains on sequences longer than its context
     trained_by_counting = False  # the count bigram: `fit` replaces gradient descent
     trains_itself = False  # the NumPy models: `loss_and_grads` and `sgd_step` replace autograd and AdamW

@@ -10,6 +10,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from charlm.models.base import CharLM, ModelConfig, setting
+from charlm.recipes import speedrun_transformer
 
 
 @dataclass
@@ -100,6 +101,7 @@ class Block(nn.Module):
 
 class Transformer(CharLM):
     config_class = TransformerConfig
+    large_text_recipe = staticmethod(speedrun_transformer)  # charlm.recipes: measured on tinyshakespeare
     title = "Transformer"
     description = (
         "A small GPT: every character looks back at the earlier characters of its context through "
