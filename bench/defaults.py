@@ -4,6 +4,7 @@ much of it a run had. Usage: python bench/defaults.py [--quick] [--threads N]"""
 
 import argparse
 import time
+from pathlib import Path
 
 import torch  # noqa: E402
 from common import data_file, machine
@@ -13,12 +14,12 @@ from charlm.data import Corpus, read_text  # noqa: E402
 from charlm.train import TrainConfig, fresh_trainer  # noqa: E402
 from charlm.viz import baselines, training_warnings  # noqa: E402
 
-ROOT = data_file("names.txt").parents[2] / "main"
+ROOT = Path(__file__).resolve().parents[1]  # the checkout: examples/ lives there
 RUNGS = ["neural-bigram", "mlp", "rnn", "gru", "lstm", "transformer"]
 
 
 def load() -> str:
-    return open("/proc/loadavg").read().split()[0]
+    return Path("/proc/loadavg").read_text().split()[0]
 
 
 def run(corpus: Corpus, model: str, seconds: float) -> dict:
