@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 
 from charlm.auto import auto_settings
 from charlm.data import Corpus
-from charlm.models import MODELS, CharLM
+from charlm.models import MODELS, TEACHING_LADDER, CharLM
 from charlm.sampling import sample
 from charlm.train import Progress, TrainConfig, Trainer, fresh_trainer, loss_metrics
 
-LADDER = ["bigram", "mlp", "lstm", "transformer"]  # `charlm ladder`'s and the app's default rungs
+LADDER = TEACHING_LADDER  # `charlm ladder`'s and the app's default rungs (declared with the models)
 
 
 @dataclass

@@ -523,8 +523,8 @@ class Trainer:
             "val_loss": val,
             "val_loss_estimate": val_estimate,
             "val_loss_estimate_err": val_err,
-            "val_bpc": val / math.log(2),
-            "val_perplexity": math.exp(min(val, 700)),
+            "val_bpc": loss_metrics(val)["bpc"],  # the one place nats become bits and perplexity
+            "val_perplexity": loss_metrics(val)["perplexity"],
             "steps": self.step,
             "tokens_per_second": last.tokens_per_second if last else 0.0,
             "elapsed_seconds": last.elapsed if last else 0.0,

@@ -24,6 +24,9 @@ MODELS: dict[str, type[CharLM]] = {  # in the order of the ladder
     "numpy-mlp": NumpyMLP,
     "value-mlp": ValueMLP,
 }
+# The rungs `charlm ladder` and the app's "Train the ladder" train by default: one of each kind, from
+# counting to attention
+TEACHING_LADDER = ["bigram", "mlp", "lstm", "transformer"]
 DEFAULT_MODEL = "transformer"  # what the CLI and the playground train when no model is named
 VOCAB_FIELDS = ("model_type", "chars", "mode")  # what the text decides, not the person
 
@@ -104,6 +107,7 @@ def ladder_table() -> str:
 
 __all__ = [
     "DEFAULT_MODEL",
+    "TEACHING_LADDER",
     "MODELS",
     "SETTINGS",
     "CharLM",
