@@ -30,7 +30,8 @@ def run(corpus: Corpus, model: str, seconds: float) -> dict:
     history = list(trainer.run())
     wall = time.perf_counter() - start
     m = trainer.metrics()
-    warnings = training_warnings(m["num_params"], len(corpus.train.tokens), history)
+    kept = m["best_step"] if m.get("kept") == "best" else None
+    warnings = training_warnings(m["num_params"], len(corpus.train.tokens), history, kept)
     return dict(
         auto=auto.summary,
         val=m["val_loss"],

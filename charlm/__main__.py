@@ -287,8 +287,8 @@ def make_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def add_model_commands(commands) -> None:
-    """train, sample, eval, models and list."""
+def add_train_command(commands) -> None:
+    """train: a text, a model and its options, the training options."""
     p = commands.add_parser(
         "train", help="train a model on a text file", description="Train a model on a text file."
     )
@@ -311,6 +311,10 @@ def add_model_commands(commands) -> None:
     add_budget_options(p)
     p.set_defaults(run=cmd_train)
 
+
+def add_model_commands(commands) -> None:
+    """train, sample, eval, models and list."""
+    add_train_command(commands)
     p = commands.add_parser(
         "sample", help="generate text from a checkpoint", description="Generate text from a checkpoint."
     )
@@ -339,20 +343,6 @@ def add_model_commands(commands) -> None:
     p.set_defaults(run=cmd_eval)
 
     p = commands.add_parser(
-        "search",
-        help="find charlm models on the Hugging Face Hub",
-        description="List the charlm models on the Hub, read from their cards (no weights are downloaded).",
-    )
-    p.add_argument("text", nargs="?", help="part of the repo id to look for")
-    p.add_argument(
-        "--sort", choices=["downloads", "likes", "recent"], default="downloads", help="(default downloads)"
-    )
-    p.add_argument("--limit", type=int, default=20, help="models per page, 1 to 100 (default 20)")
-    p.add_argument("--page", type=int, default=1, help="which page (default 1)")
-    p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(run=cmd_search)
-
-    p = commands.add_parser(
         "models",
         help="the ladder: every model, its settings and defaults",
         description="Print the model ladder as a Markdown table (the README's table is this output).",
@@ -369,7 +359,21 @@ def add_model_commands(commands) -> None:
 
 
 def add_hub_commands(commands) -> None:
-    """push and pull: sharing on the Hugging Face Hub."""
+    """search, push and pull: sharing on the Hugging Face Hub."""
+    p = commands.add_parser(
+        "search",
+        help="find charlm models on the Hugging Face Hub",
+        description="List the charlm models on the Hub, read from their cards (no weights are downloaded).",
+    )
+    p.add_argument("text", nargs="?", help="part of the repo id to look for")
+    p.add_argument(
+        "--sort", choices=["downloads", "likes", "recent"], default="downloads", help="(default downloads)"
+    )
+    p.add_argument("--limit", type=int, default=20, help="models per page, 1 to 100 (default 20)")
+    p.add_argument("--page", type=int, default=1, help="which page (default 1)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(run=cmd_search)
+
     p = commands.add_parser(
         "push",
         help="upload a checkpoint to the Hugging Face Hub",

@@ -458,8 +458,12 @@ def metrics_markdown(losses: dict[str, float], refs: dict[str, float] | None = N
     return "\n".join(rows)
 
 
-def training_warnings(num_params: int, num_chars: int, history: Sequence[Progress] = ()) -> list[str]:
-    """Plain-language warnings: a model far bigger than its text, and validation loss rising (overfitting)."""
+def training_warnings(
+    num_params: int, num_chars: int, history: Sequence[Progress] = (), kept_step: int | None = None
+) -> list[str]:
+    """Plain-language warnings: a model far bigger than its text, and validation loss rising (overfitting).
+    `kept_step`: the step whose weights were kept (keep-best); a rise after it is no warning then, since
+    the model kept is the one from before the rise."""
     warnings = []
     if num_params > 10 * num_chars:
         warnings.append(
@@ -475,7 +479,12 @@ def training_warnings(num_params: int, num_chars: int, history: Sequence[Progres
         # (independent errors assumed; the run's fixed sample makes the true one smaller, so this is cautious)
         noise = 2 * math.hypot(best.val_loss_err or 0.0, last.val_loss_err or 0.0)
         rise = last.val_loss - best.val_loss
-        if rise > max(0.02, 0.01 * best.val_loss, noise) and last.train_eval_loss < best.train_eval_loss:
+        kept_best = kept_step is not None and kept_step == best.step
+        if (
+            rise > max(0.02, 0.01 * best.val_loss, noise)
+            and last.train_eval_loss < best.train_eval_loss
+            and not kept_best
+        ):
             warnings.append(
                 f"Overfitting: the validation loss rose from {best.val_loss:.3f} (step {best.step:,}) to "
                 f"{last.val_loss:.3f} while the training loss kept falling. The model is memorising the "

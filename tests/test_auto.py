@@ -113,3 +113,13 @@ def test_a_shakespeare_sized_text_gets_the_transformers_measured_recipe():
     mine = auto_settings(big, "transformer", 120, {"n_layer": 2, "steps": 50}, speed=lambda m, c, b: 10.0)
     assert mine.settings["n_layer"] == 2 and mine.train["steps"] == 50 and "n_layer" not in mine.picked
     assert "optimizer" not in auto_settings(big, "lstm", 120, speed=fake_speed(1e12)).train  # no recipe
+
+
+def test_a_learned_table_gets_weight_decay_as_strong_as_the_table_is_large_for_its_text(corpora):
+    small = auto_settings(Corpus.from_text(NAMES, "lines"), "neural-bigram", 10, speed=fake_speed(1e12))
+    large = auto_settings(corpora["large"], "neural-bigram", 10, speed=fake_speed(1e12))
+    assert small.train["weight_decay"] > large.train["weight_decay"] >= 0.01  # smoothing's role, scaled
+    assert small.train["batch_size"] == 512 and "dropout" not in small.settings
+    assert (
+        auto_settings(corpora["large"], "mlp", 10, speed=fake_speed(1e12)).train.get("weight_decay") is None
+    )

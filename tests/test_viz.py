@@ -242,6 +242,8 @@ def test_a_rise_within_the_noise_is_not_called_overfitting():
     assert viz.training_warnings(10, 500, history(err=0.04)) == []  # 0.1 < 2 * hypot(0.04, 0.04)
     (warning,) = viz.training_warnings(10, 500, history(err=0.01))
     assert "Overfitting" in warning and "2.600 (step 300)" in warning
+    assert viz.training_warnings(10, 500, history(err=0.01), kept_step=300) == []  # keep-best kept step 300
+    assert len(viz.training_warnings(10, 500, history(err=0.01), kept_step=500)) == 1  # the last: overfit
 
 
 # --- sampling ------------------------------------------------------------------------------------------

@@ -273,26 +273,11 @@ def gradient_check(
     `settings`, from `seed`). Returns one row per weight: weight, shape, formula, max_abs_grad, max_abs_diff_autograd,
     max_abs_diff_numeric.
     """
-    from charlm.models import build_model, model_config  # the registry imports this module
-
     if not (isinstance(batch_size, int) and 1 <= batch_size <= 256):
         raise CharlmError(f"batch_size must be a whole number from 1 to 256, not {batch_size!r}.")
     if not (isinstance(probes, int) and 0 <= probes <= 1000):
         raise CharlmError(f"probes must be a whole number from 0 to 1000, not {probes!r}.")
-    if isinstance(model, CharLM):
-        mode = model.config.mode
-    corpus = Corpus.from_text(
-        text, mode, seed=seed, vocab=None if isinstance(model, str) else model.config.vocab
-    )
-    if isinstance(model, str):
-        with torch.random.fork_rng():  # the same seed, the same weights, and nobody else's numbers moved
-            torch.manual_seed(seed)
-            model = build_model(model_config(model, chars=corpus.vocab.chars, mode=mode, **settings))
-    if not isinstance(model, NumpyLM):
-        raise CharlmError(
-            f"the gradient check compares hand-written gradients; {model.config.model_type!r} has none. "
-            "Choose numpy-bigram or numpy-mlp, or value-mlp (scalar autograd)."
-        )
+    model, corpus = checked_model(model, text, mode, seed, settings)
     T = max(1, min(16, corpus.train.longest))
     x, y = get_batch(corpus.train, batch_size, T, torch.Generator().manual_seed(seed))
     ctx = model.contexts(x)[0]
@@ -321,6 +306,28 @@ def gradient_check(
             }
         )
     return rows
+
+
+def checked_model(model: str | CharLM, text: str, mode: str, seed: int, settings: dict):
+    """The model whose gradients `gradient_check` checks (built fresh from `seed` when named) and the
+    corpus of `text` in its mode; a model without hand-written gradients is refused."""
+    from charlm.models import build_model, model_config  # the registry imports this module
+
+    if isinstance(model, CharLM):
+        mode = model.config.mode
+    corpus = Corpus.from_text(
+        text, mode, seed=seed, vocab=None if isinstance(model, str) else model.config.vocab
+    )
+    if isinstance(model, str):
+        with torch.random.fork_rng():  # the same seed, the same weights, and nobody else's numbers moved
+            torch.manual_seed(seed)
+            model = build_model(model_config(model, chars=corpus.vocab.chars, mode=mode, **settings))
+    if not isinstance(model, NumpyLM):
+        raise CharlmError(
+            f"the gradient check compares hand-written gradients; {model.config.model_type!r} has none. "
+            "Choose numpy-bigram or numpy-mlp, or value-mlp (scalar autograd)."
+        )
+    return model, corpus
 
 
 def numeric_gap(

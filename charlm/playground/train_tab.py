@@ -218,7 +218,8 @@ def final_view(trainer: Trainer, new: Workspace, samples: list[str], note: str) 
         note = f"{note or 'done'}; kept the best weights, from step {m['best_step']:,} (val {m['best_val_loss']:.3f})"
     elif trainer.stopped_by:
         note = f"stopped by the {trainer.stopped_by} at step {m['steps']:,}"
-    warnings = viz.training_warnings(m["num_params"], len(trainer.corpus.train.tokens), history)
+    kept = m["best_step"] if m.get("kept") == "best" else None
+    warnings = viz.training_warnings(m["num_params"], len(trainer.corpus.train.tokens), history, kept)
     behind = "" if trainer.model.trained_by_counting else viz.bigram_warning(m["val_loss"], 0.0, refs)
     losses = {"train": m["train_loss"], "validation": m["val_loss"]}
     final = train_view(new, trainer.last, history, refs, samples, warnings + [behind] * bool(behind), note)
