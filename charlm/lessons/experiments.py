@@ -2,7 +2,6 @@
 numbers the lesson's text quotes and the figures it shows. `scale` below 1 shortens every run (tests)."""
 
 import math
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,7 +11,9 @@ import torch
 from charlm import inside, viz
 from charlm.data import BOUNDARY, Corpus, read_text
 from charlm.graph import loss_graph, tiny_value_mlp
+from charlm.models import MODELS, TEACHING_LADDER
 from charlm.models.numpy_models import gradient_check
+from charlm.runs import ladder as runs_ladder
 from charlm.sampling import next_distribution, stream
 from charlm.train import Progress, TrainConfig, Trainer, evaluate, fresh_trainer, loss_metrics
 
@@ -279,42 +280,25 @@ def sampling(scale: float = 1.0) -> Result:
     return Result(numbers, figures, model=model, trainer=trainer)
 
 
-LADDER_RUNGS = {  # rung -> (share of the time, lr, settings)
-    "bigram": (0.0, 1e-3, {}),
-    "mlp": (0.25, 3e-3, dict(block_size=4, n_embd=16, n_hidden=128)),
-    "lstm": (0.35, 1e-2, dict(block_size=32, n_embd=16, n_hidden=128, dropout=0.1)),
-    "transformer": (0.40, 3e-3, dict(block_size=32, n_layer=2, n_head=4, n_embd=48, dropout=0.1)),
-}
-
-
 def ladder(scale: float = 1.0, seconds: float = 40.0) -> Result:
-    """Lesson 9: every rung on the verses, one after another, each for its share of `seconds`; validation
-    loss against seconds on one chart."""
-    corpus = verses_corpus()
-    fig = go.Figure()
-    rows = []
-    for rung, (share, lr, settings) in LADDER_RUNGS.items():
-        trainer = trainer_for(corpus, rung, 100_000, lr, **settings)
-        budget, start, xs, ys = share * seconds * scale, time.perf_counter(), [], []
-        for event in trainer.run():
-            if event.val_loss is not None:
-                xs.append(time.perf_counter() - start)
-                ys.append(event.val_loss)
-            if time.perf_counter() - start > budget and trainer.step > 1:
-                break
-        val = evaluate(trainer.model, corpus.val)
-        xs, ys = xs + [time.perf_counter() - start], ys + [val]
-        fig.add_scatter(x=xs, y=ys, mode="lines+markers", name=rung)
-        rows.append((rung, trainer.model.num_params(), trainer.step, val))
-    viz.loss_axes(fig, None, "Validation loss against seconds: each rung of the ladder", 380, "ladder")
-    fig.update_xaxes(title="seconds")
+    """Lesson 9: the teaching ladder on the names, one rung after another with auto settings, keep-best
+    and a share of `seconds` each (as `charlm ladder` and the Train tab's "Train the ladder" do), and
+    validation loss against seconds on one chart (the runs chart)."""
+    corpus = names_corpus()
+    runs = [item for kind, item in runs_ladder(corpus, TEACHING_LADDER, seconds * scale) if kind == "run"]
+    rows = [(r.model_type, r.metrics["num_params"], r.metrics["steps"], r.metrics["val_loss"]) for r in runs]
+    counted = next(v for m, _, _, v in rows if MODELS[m].trained_by_counting)
     best = min(rows, key=lambda r: r[3])
     numbers = {
         "text_chars": f"{len(corpus.text):,}",
-        "table": "\n".join(f"| {r} | {p:,} | {s:,} | {v:.3f} |" for r, p, s, v in rows),
-        "bigram": f"{rows[0][3]:.3f}",
+        "table": "\n".join(
+            f"| {m} | {p:,} | {'counted' if MODELS[m].trained_by_counting else f'{s:,}'} | {v:.3f} |"
+            for m, p, s, v in rows
+        ),
+        "bigram": f"{counted:.3f}",
         "best": best[0],
         "best_val": f"{best[3]:.3f}",
-        "gain": f"{rows[0][3] - best[3]:.3f}",
+        "gain": f"{counted - best[3]:.3f}",
     }
-    return Result(numbers, [fig])
+    figure = viz.runs_figure({r.model_type: r.history for r in runs}, "seconds", {"count bigram": counted})
+    return Result(numbers, [figure], model=runs[-1].model)

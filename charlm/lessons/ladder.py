@@ -178,15 +178,17 @@ Samples at temperature 0.5: {cold}. At 1: {warm}. At 1.5: {hot}.""",
     ),
     Lesson(
         "9. The ladder",
-        """Every rung on the same {text_chars} characters of verse, one after another, each for its share of the
-time, validation loss against seconds (the fair axis: the rungs run at very different speeds):
+        """Every rung of the ladder on the same {text_chars} characters of names, one after another, each
+with settings chosen for the text and its share of the time, keeping its best weights; validation loss
+against seconds (the fair axis: the rungs run at very different speeds):
 
 | model | parameters | steps | validation loss |
 | --- | --- | --- | --- |
 {table}
 
-The best here is the **{best}** at **{best_val}** nats, **{gain}** below the count bigram's {bigram}. More
-context, memory and attention each bought some of that; more text and time buy more.""",
+The best here is the **{best}** at **{best_val}** nats, **{gain}** below the count bigram's {bigram}:
+what reading more context, carrying memory and attending bought on this text. A longer text and more
+time buy more.""",
         experiments.ladder,
         (
             "Train the ladder in the *Train* tab on a text of your own: does the order stay the same?",
