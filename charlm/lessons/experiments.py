@@ -40,11 +40,19 @@ def verses_corpus(seed: int = 1337) -> Corpus:
     return Corpus.from_text(read_text(EXAMPLES / "verses.txt"), "text", seed=seed)
 
 
-def trainer_for(corpus: Corpus, model: str, steps: int, lr: float, **settings) -> Trainer:
-    """A fresh trainer for `model` on `corpus`: `steps` steps, about 20 evaluations."""
+def trainer_for(
+    corpus: Corpus, model: str, steps: int, lr: float, keep_best: bool = True, **settings
+) -> Trainer:
+    """A fresh trainer for `model` on `corpus`: `steps` steps, about 20 evaluations, keeping the weights
+    of the best one (as the playground does)."""
     steps = max(2, steps)
     config = TrainConfig(
-        steps=steps, batch_size=32, lr=lr, eval_interval=max(1, steps // 20), eval_tokens=4096
+        steps=steps,
+        batch_size=32,
+        lr=lr,
+        eval_interval=max(1, steps // 20),
+        eval_tokens=4096,
+        keep_best=keep_best,
     )
     config.warmup_steps = min(50, steps // 10)
     return fresh_trainer(corpus, model, config, **settings)
@@ -189,13 +197,13 @@ def attention(scale: float = 1.0) -> Result:
     trainer = trainer_for(
         corpus,
         "transformer",
-        int(800 * scale),
+        int(1500 * scale),
         3e-3,
         block_size=16,
         n_layer=2,
         n_head=4,
-        n_embd=32,
-        dropout=0.0,
+        n_embd=16,
+        dropout=0.2,
     )
     run(trainer)
     name = corpus.vocab.decode(corpus.val.tokens[1 : int(corpus.val.lengths[0])].tolist()) or "mila"
@@ -207,8 +215,8 @@ def attention(scale: float = 1.0) -> Result:
         "name": name,
         "layers": f"{att.weights.shape[0]}",
         "heads": f"{att.weights.shape[1]}",
-        "layer": f"{layer}",
-        "head": f"{head}",
+        "layer": f"{layer + 1}",  # counted from 1, as the figures count them
+        "head": f"{head + 1}",
         "peak": f"{float(last[layer, head].max()):.2f}",
     }
     figures = [inside.attention_heatmap(att, layer, head), inside.attention_grid(att)]
@@ -219,8 +227,8 @@ def measuring(scale: float = 1.0) -> Result:
     """Lesson 7: nats, bits and perplexity; a model too big for its text overfits, a smaller one with
     dropout does not."""
     corpus = names_corpus()
-    big = trainer_for(
-        corpus, "mlp", int(3000 * scale), 3e-3, block_size=4, n_embd=32, n_hidden=512, dropout=0.0
+    big = trainer_for(  # left to overfit (no keep-best), so that it can be seen
+        corpus, "mlp", int(3000 * scale), 3e-3, False, block_size=4, n_embd=32, n_hidden=512, dropout=0.0
     )
     big_history = run(big)
     small = trainer_for(
