@@ -318,6 +318,8 @@ def wire(t: Tab, ws: gr.State, session: gr.Markdown) -> None:
     for widget in t.settings:
         on(settled(widget), **described)
     wire_train(t, ws, session)
+    # the plan may have put auto's sizes into the sliders: the parameter count follows them
+    on(t.planned.success, **{k: v for k, v in described.items() if k != "trigger_mode"})
     runs.wire(t, ws, session, t.trained)
     budget.wire_more(t, ws)
     budget.wire_touches(t, {"steps": t.steps, "batch_size": t.batch_size, "lr": t.lr,
@@ -353,7 +355,7 @@ def wire_train(t: Tab, ws: gr.State, session: gr.Markdown) -> None:
     # Enter in a number field trains, as the button does
     starts = [t.start.click, *(w.submit for w in (t.steps, t.batch_size, t.lr, t.seed))]
     armed = gr.on(starts, arm_stop, None, None, queue=False, api_visibility="undocumented")
-    planned_event = on(
+    planned_event = t.planned = on(
         armed.then, budget.plan_run, [*plan_inputs, *widgets], planned,
         api_visibility="undocumented", show_progress_on=t.progress,
     )  # fmt: skip
