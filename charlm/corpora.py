@@ -23,7 +23,7 @@ from huggingface_hub.errors import (
     RevisionNotFoundError,
 )
 
-from charlm.errors import CharlmError
+from charlm.errors import CharlmError, scrubbed
 from charlm.tokens import cache_dir, file_hash
 
 TEXT_SUFFIXES = (".txt", ".text", ".parquet")
@@ -257,7 +257,7 @@ def corpus_errors(source: str, token: str | bool | None, path: str = ""):
     """What huggingface_hub and httpx2 raise, as one CharlmError naming `source`, the token scrubbed."""
 
     def fail(message: str) -> CharlmError:
-        return CharlmError(message.replace(token, "***") if isinstance(token, str) and token else message)
+        return CharlmError(scrubbed(message, token))
 
     login = "log in (`hf auth login`) or set HF_TOKEN to read a private one"
     try:

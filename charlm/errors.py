@@ -8,6 +8,11 @@ class CharlmError(Exception):
     """
 
 
+def scrubbed(message: str, token) -> str:
+    """`message` with a secret `token` (a string; anything else is no secret) replaced by ***."""
+    return message.replace(token, "***") if isinstance(token, str) and token else message
+
+
 def check_whole(value, name: str, low: float, high: float) -> int:
     """A whole number from a widget, an option or a file, or a CharlmError naming `name` and the range."""
     if value is None or value == "":

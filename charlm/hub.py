@@ -43,7 +43,7 @@ from charlm.checkpoint import (
     read_config,
     replace_dir,
 )
-from charlm.errors import CharlmError
+from charlm.errors import CharlmError, scrubbed
 
 FILES = [CONFIG, WEIGHTS, METRICS, TRAINER_STATE, CARD, CURVE]
 TOKENS_PAGE = "https://huggingface.co/settings/tokens"
@@ -77,7 +77,7 @@ def hub_errors(repo_id: str, revision: str | None = None, token: str | None = No
     """Turn what huggingface_hub raises into one clear CharlmError, with the token scrubbed."""
 
     def fail(message: str) -> CharlmError:
-        return CharlmError(message.replace(token, "***") if token else message)
+        return CharlmError(scrubbed(message, token))
 
     try:
         yield
@@ -352,9 +352,7 @@ def search(
             raise CharlmError(
                 f"the Hub rejected the token (401 Unauthorized). Check it at {TOKENS_PAGE}."
             ) from None
-        message = (
-            str(e).splitlines()[0][:200].replace(token, "***") if token else str(e).splitlines()[0][:200]
-        )
+        message = scrubbed(str(e).splitlines()[0][:200], token)
         raise CharlmError(f"the Hub answered {status} to the search: {message}") from None
     except (httpx2.TransportError, OSError) as e:
         raise unreachable(f"{type(e).__name__} from {constants.ENDPOINT}") from None

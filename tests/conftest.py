@@ -84,3 +84,39 @@ def text_file(tmp_path):
 def charlm_cache(tmp_path_factory, monkeypatch):
     """Token files and downloaded corpora go to a temporary folder, never the user's ~/.cache/charlm."""
     monkeypatch.setenv("CHARLM_CACHE", str(tmp_path_factory.mktemp("charlm-cache")))
+
+
+@pytest.fixture
+def hub(monkeypatch: pytest.MonkeyPatch, tmp_path):
+    """The FakeHub on 127.0.0.1 with the real huggingface_hub client pointed at it (a temporary HF_HOME)."""
+    from hub_server import FakeHub, use_fake_hub  # tests/ is on the path, as for conftest itself
+
+    server = FakeHub().start()
+    use_fake_hub(server, monkeypatch, tmp_path / "hf")
+    yield server
+    server.stop()
+
+
+def run_cli(capsys, *argv) -> tuple[int, str, str]:
+    """`python -m charlm` in-process: (exit status, stdout, stderr). argparse's own errors exit via
+    SystemExit."""
+    from charlm.__main__ import main
+
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as e:
+        code = e.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def one_blas_thread():
+    """Like the one torch thread above, for NumPy: tiny products run fastest on one BLAS thread."""
+    from charlm.compare import blas_threads, set_blas_threads
+
+    before = blas_threads()
+    set_blas_threads(1)
+    yield
+    if before:
+        set_blas_threads(before)

@@ -10,10 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import NAMES, TEXT
+from conftest import NAMES, TEXT, run_cli
 
 import charlm.data
-from charlm.__main__ import main, make_parser
+from charlm.__main__ import make_parser
 from charlm.checkpoint import load_checkpoint
 from charlm.train import Trainer
 
@@ -23,14 +23,7 @@ QUICK_OPTIONS = dict(steps=6, batch_size=4, eval_interval=3, block_size=8, n_emb
 QUICK = [arg for key, value in QUICK_OPTIONS.items() for arg in ("--" + key.replace("_", "-"), str(value))]
 
 
-def run(capsys, *argv) -> tuple[int, str, str]:
-    """main(argv) in-process: (exit status, stdout, stderr). argparse's own errors exit via SystemExit."""
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
+run = run_cli  # conftest's: (exit status, stdout, stderr)
 
 
 def assert_one_error_line(code: int, err: str, *words: str) -> None:

@@ -2,17 +2,11 @@
 
 import json
 
-from charlm.__main__ import main
+from conftest import run_cli
+
 from charlm.checkpoint import load_checkpoint
 
-
-def run(capsys, *argv) -> tuple[int, str, str]:
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
+run = run_cli  # conftest's: (exit status, stdout, stderr)
 
 
 def test_time_picks_auto_settings_and_what_is_given_wins(tmp_path, capsys, text_file):

@@ -35,14 +35,7 @@ def lr(name: str) -> float:
     return LRS.get(name, MODELS[name].default_lr)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_blas_thread():
-    """Like conftest's one torch thread: tiny NumPy products run fastest on one BLAS thread."""
-    before = blas_threads()
-    set_blas_threads(1)
-    yield
-    if before:
-        set_blas_threads(before)
+pytestmark = pytest.mark.usefixtures("one_blas_thread")  # conftest's
 
 
 def config(**overrides) -> TrainConfig:

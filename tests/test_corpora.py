@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from conftest import NAMES, TEXT
-from hub_server import READ_TOKEN, FakeHub, set_offline, use_fake_hub
+from hub_server import READ_TOKEN, set_offline
 
 from charlm.__main__ import main
 from charlm.corpora import PRESETS, HubFile, fetch, parse_source
@@ -28,9 +28,8 @@ def parquet(**columns) -> bytes:
 
 
 @pytest.fixture
-def hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
-    server = FakeHub().start()
-    use_fake_hub(server, monkeypatch, tmp_path / "hf")
+def hub(hub, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # conftest's FakeHub, with dataset repos
+    server = hub
     monkeypatch.setenv("CHARLM_CACHE", str(tmp_path / "charlm-cache"))
     lines = NAMES.split("\n")
     server.seed(
@@ -46,8 +45,7 @@ def hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     )
     server.seed("alice/only", {"corpus.txt": TEXT.encode()}, repo_type="dataset")
     server.seed("alice/secret", {"corpus.txt": TEXT.encode()}, repo_type="dataset", private=True)
-    yield server
-    server.stop()
+    return server
 
 
 def one_line(excinfo) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import tiny_model, tiny_train_config
-from hub_server import READ_TOKEN, WRITE_TOKEN, FakeHub, set_offline, use_fake_hub
+from hub_server import READ_TOKEN, WRITE_TOKEN, FakeHub, set_offline
 from huggingface_hub import HfApi, ModelCard
 
 from charlm.__main__ import main
@@ -18,14 +18,6 @@ from charlm.hub import pull, push
 from charlm.train import Trainer, loss_metrics
 
 REPO = "alice/tiny-lstm"
-
-
-@pytest.fixture
-def hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
-    server = FakeHub().start()
-    use_fake_hub(server, monkeypatch, tmp_path / "hf")
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from conftest import train_tiny
-from hub_server import WRITE_TOKEN, FakeHub, set_offline, use_fake_hub
+from hub_server import WRITE_TOKEN, FakeHub, set_offline
 from huggingface_hub import HfApi
 
 from charlm.__main__ import main
@@ -16,14 +16,6 @@ from charlm.errors import CharlmError
 from charlm.hub import pull, push, search
 
 CARD = b"---\nlibrary_name: %s\ntags:\n- %s\n---\n# %s\n"
-
-
-@pytest.fixture
-def hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
-    server = FakeHub().start()
-    use_fake_hub(server, monkeypatch, tmp_path / "hf")
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")

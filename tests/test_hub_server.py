@@ -4,7 +4,7 @@ from pathlib import Path
 
 import httpx2
 import pytest
-from hub_server import READ_TOKEN, WRITE_TOKEN, FakeHub, set_offline, use_fake_hub
+from hub_server import READ_TOKEN, WRITE_TOKEN, FakeHub, set_offline
 from huggingface_hub import HfApi, hf_hub_download, model_info, snapshot_download
 from huggingface_hub.errors import (
     HfHubHTTPError,
@@ -16,14 +16,6 @@ from huggingface_hub.errors import (
 from huggingface_hub.utils.sha import git_hash
 
 REPO = "alice/tiny"
-
-
-@pytest.fixture
-def hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
-    server = FakeHub().start()
-    use_fake_hub(server, monkeypatch, tmp_path)
-    yield server
-    server.stop()
 
 
 @pytest.fixture

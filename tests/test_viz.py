@@ -295,7 +295,9 @@ def test_the_sampler_yields_the_end_of_a_line_and_the_page_explains_it():
         end.id == BOUNDARY
         and end.char == ""
         and end.prob
-        == pytest.approx(float(torch.softmax(model.table.detach()[model.config.vocab.encode("n")[0]], -1)[BOUNDARY]))
+        == pytest.approx(
+            float(torch.softmax(model.table.detach()[model.config.vocab.encode("n")[0]], -1)[BOUNDARY])
+        )
     )
     assert "the end of the line" in viz.alternatives_html(end, 3)
     assert viz.sample_html("ann", [end], colour=False, highlight=0).endswith("•</span></div></div>")

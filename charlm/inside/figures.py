@@ -2,7 +2,6 @@
 slider, unit rankings, training dynamics) and HTML text colourings. Every character that came from a
 text or a model is escaped, in HTML and in plotly labels alike: model text is untrusted."""
 
-import html
 import math
 
 import numpy as np
@@ -15,13 +14,10 @@ from charlm.inside.dynamics import Dynamics
 from charlm.inside.embeddings import CLASSES, Embeddings
 from charlm.inside.neurons import Neurons
 from charlm.inside.surprisal import Comparison, Surprisal
+from charlm.viz import escape  # the one escape for HTML and plotly labels
 
 FONT = "ui-monospace, SFMono-Regular, Menlo, Consolas, monospace"
 CLASS_COLOURS = dict(zip(CLASSES, ("#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#7f7f7f", "#ff7f0e")))
-
-
-def escape(s: str) -> str:
-    return html.escape(s, quote=True)
 
 
 def notes_html(notes: list[str]) -> str:

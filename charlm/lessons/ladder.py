@@ -1,7 +1,6 @@
 """The lessons in order: for each, its explanation (with {placeholders} for the numbers its run
 measures), its experiment, what to try next, a question to check yourself, and the tab to go further in."""
 
-import re
 import string
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -210,10 +209,6 @@ def fill(lesson: Lesson, numbers: dict[str, str]) -> str:
     if missing:
         raise CharlmError(f"lesson {lesson.title!r} quotes {sorted(missing)}, which its run did not measure.")
     return lesson.text.format(**numbers)
-
-
-def placeholders_left(text: str) -> list[str]:
-    return re.findall(r"\{[a-z_]+\}", text)
 
 
 def run_lesson(index: int, scale: float = 1.0) -> tuple[str, Result]:

@@ -28,7 +28,6 @@ MODELS: dict[str, type[CharLM]] = {  # in the order of the ladder
 # counting to attention
 TEACHING_LADDER = ["bigram", "mlp", "lstm", "transformer"]
 DEFAULT_MODEL = "transformer"  # what the CLI and the playground train when no model is named
-VOCAB_FIELDS = ("model_type", "chars", "mode")  # what the text decides, not the person
 
 
 def model_class(name: str) -> type[CharLM]:

@@ -1,11 +1,9 @@
 """The Train tab's "Load from the Hub" panel, its handlers called directly against the FakeHub: a dataset
 file into the text box, no token sent, the size cap, and presets that fail offline in one line."""
 
-from pathlib import Path
-
 import gradio as gr
 import pytest
-from hub_server import READ_TOKEN, FakeHub, set_offline, use_fake_hub
+from hub_server import READ_TOKEN, set_offline
 from playground_helpers import TEXT
 
 from charlm.corpora import PRESETS, parse_source
@@ -14,13 +12,11 @@ from charlm.playground.corpus_panel import OWN, load_corpus, preset_source
 
 
 @pytest.fixture
-def hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
-    server = FakeHub().start()
-    use_fake_hub(server, monkeypatch, tmp_path / "hf")
+def hub(hub):  # conftest's FakeHub, with two dataset repos
+    server = hub
     server.seed("alice/verses", {"verses.txt": TEXT.encode()}, repo_type="dataset")
     server.seed("alice/secret", {"verses.txt": TEXT.encode()}, repo_type="dataset", private=True)
-    yield server
-    server.stop()
+    return server
 
 
 def error_line(excinfo) -> str:

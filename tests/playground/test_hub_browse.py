@@ -6,7 +6,7 @@ from types import SimpleNamespace
 import gradio as gr
 import pytest
 import torch
-from hub_server import WRITE_TOKEN, FakeHub, use_fake_hub
+from hub_server import WRITE_TOKEN
 from playground_helpers import trained
 
 from charlm.checkpoint import load_checkpoint
@@ -15,14 +15,6 @@ from charlm.playground.checkpoints_tab import preview, save, share
 from charlm.playground.hub_browse import browse, load_chosen, model_link, next_page, open_link, pick
 
 pytest_plugins = ["playground_fixtures"]  # checkpoints
-
-
-@pytest.fixture
-def hub(monkeypatch, tmp_path):
-    server = FakeHub().start()
-    use_fake_hub(server, monkeypatch, tmp_path / "hf")
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")

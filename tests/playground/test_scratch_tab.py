@@ -9,7 +9,7 @@ import gradio as gr
 import pytest
 from playground_helpers import NAMES, defaults
 
-from charlm.compare import PAIRS, blas_threads, set_blas_threads
+from charlm.compare import PAIRS
 from charlm.models import MODELS
 from charlm.models.numpy_models import gradient_check
 from charlm.playground import bigram_tab, checkpoints_tab, settings, train_tab
@@ -31,14 +31,7 @@ MLP = dict(block_size=3, n_embd=8, n_hidden=32)
 LRS = {"numpy-bigram": 10.0, "neural-bigram": 0.1, "numpy-mlp": 0.5, "mlp": 3e-3}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_blas_thread():
-    """Like conftest's one torch thread: tiny NumPy products run fastest on one BLAS thread."""
-    before = blas_threads()
-    set_blas_threads(1)
-    yield
-    if before:
-        set_blas_threads(before)
+pytestmark = pytest.mark.usefixtures("one_blas_thread")  # conftest's
 
 
 def compared(text=NAMES, mode="lines", rung="numpy-bigram", steps=12, request=None, **overrides):
