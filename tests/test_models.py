@@ -91,6 +91,17 @@ def test_incremental_decode_matches_a_full_forward(name, text, mode):
     torch.testing.assert_close(torch.cat(chunks, 1), full, atol=1e-5, rtol=0)
 
 
+def test_the_transformers_one_position_step_matches_a_full_forward_without_biases_too():
+    model, _ = tiny_model("transformer", bias=False, n_layer=3, block_size=12)
+    model.eval()
+    idx = some_idx(model, B=4)
+    with torch.no_grad():
+        full, _ = model(idx)
+        logits, state = model.decode(idx[:, :5], model.new_state())
+        steps = [logits] + [model.decode(idx[:, t : t + 1], state)[0] for t in range(5, 12)]
+    torch.testing.assert_close(torch.cat(steps, 1), full, atol=1e-5, rtol=0)
+
+
 @pytest.mark.parametrize("name", MODELS)
 def test_changing_a_later_token_leaves_earlier_logits_alone(name):
     model, _ = tiny_model(name)
@@ -169,8 +180,11 @@ def test_attention_matches_a_hand_written_masked_softmax():
     with torch.no_grad():
         expected = attention_by_hand(attn, x)
         torch.testing.assert_close(attn(x), expected, atol=1e-5, rtol=1e-4)
-        cache = KVCache(1)  # the cached path: a prompt of 3, then one position at a time
-        parts = [attn(x[:, :3], cache, 0)] + [attn(x[:, t : t + 1], cache, 0) for t in range(3, 7)]
+        cache, parts = KVCache(), []  # the cached path: a prompt of 3, then one position at a time
+        cache.allocate(1, (2, 4, 7, 4), x)
+        for a, b in [(0, 3), (3, 4), (4, 5), (5, 6), (6, 7)]:
+            parts.append(attn(x[:, a:b], cache, 0))
+            cache.pos = b  # the model moves it on once every layer has written
         torch.testing.assert_close(torch.cat(parts, 1), expected, atol=1e-5, rtol=1e-4)
         # and against torch's own kernel, fed the module's q, k, v
         q, k, v = attn.c_attn(x).view(2, 7, 3, 4, 4).permute(2, 0, 3, 1, 4)

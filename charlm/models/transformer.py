@@ -26,14 +26,27 @@ class TransformerConfig(ModelConfig):
 
 
 class KVCache:
-    """Keys and values of every position seen so far: per layer, one buffer (2, B, nh, block_size, hs)
-    of keys and values allocated at the first call, of which the first `filled[layer]` positions are
+    """Keys and values of every position seen so far: per layer, a buffer (B, nh, block_size, hs) of
+    keys and one of values, allocated at the first call, of which the first `pos` positions are
     written. Writing into a buffer, not concatenating, keeps each new character's step O(1) in copying."""
 
-    def __init__(self, n_layer: int):
-        self.layers: list[torch.Tensor | None] = [None] * n_layer
-        self.filled = [0] * n_layer
+    def __init__(self, weights: tuple = ()):
+        self.weights = weights  # the model's weights, gathered for its one-position step
+        self.keys: list[torch.Tensor] = []
+        self.values: list[torch.Tensor] = []
         self.pos = 0  # how many positions the cache holds
+
+    def allocate(self, n_layer: int, shape: tuple[int, ...], like: torch.Tensor) -> None:
+        self.keys = [like.new_empty(shape) for _ in range(n_layer)]
+        self.values = [like.new_empty(shape) for _ in range(n_layer)]
+
+    def append(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Write the new keys and values k, v (B, nh, T, hs) at positions pos.. of the layer; return its
+        keys and values so far (B, nh, pos + T, hs). `pos` moves on once every layer has written."""
+        T, P = k.size(2), self.pos
+        self.keys[layer].narrow(2, P, T).copy_(k)
+        self.values[layer].narrow(2, P, T).copy_(v)
+        return self.keys[layer].narrow(2, 0, P + T), self.values[layer].narrow(2, 0, P + T)
 
 
 class CausalSelfAttention(nn.Module):
@@ -41,7 +54,6 @@ class CausalSelfAttention(nn.Module):
         super().__init__()
         assert config.n_embd % config.n_head == 0, "n_embd must be a multiple of n_head"
         self.n_head = config.n_head
-        self.block_size = config.block_size  # the cache's capacity
         self.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)
         self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
         self.resid_dropout = nn.Dropout(config.dropout)
@@ -54,31 +66,18 @@ class CausalSelfAttention(nn.Module):
         q, k, v = qkv.unbind(0)
         mask, causal = None, True
         if cache is not None:
-            k, v, mask, causal = self._cached(cache, layer, qkv[1:])
+            P = cache.pos
+            k, v = cache.append(layer, k, v)
+            # with positions already cached, query i (at position P + i) sees keys 0..P + i; one new
+            # query sees every key, so it needs no mask
+            causal = P == 0
+            if P > 0 and T > 1:
+                mask = torch.arange(P + T, device=x.device) <= P + torch.arange(T, device=x.device)[:, None]
         # no dropout on the attention weights: on names it cost 0.005 nats against the same dropout
         # on the residual branches alone (bench/names_ladder.py)
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal)
         y = y.transpose(1, 2).reshape(B, T, C)
         return self.resid_dropout(self.c_proj(y))
-
-    def _cached(self, cache: KVCache, layer: int, kv: torch.Tensor):
-        """Write the new keys and values kv (2, B, nh, T, hs) into the layer's buffer; return all keys
-        and values so far (B, nh, P+T, hs) and the mask that lets query i, at position P+i, see keys 0..P+i."""
-        _, B, nh, T, hs = kv.shape
-        if cache.layers[layer] is None:
-            cache.layers[layer] = kv.new_empty((2, B, nh, self.block_size, hs))
-        P = cache.filled[layer]
-        cache.layers[layer][:, :, :, P : P + T] = kv
-        cache.filled[layer] = P + T
-        k, v = cache.layers[layer][:, :, :, : P + T].unbind(0)
-        if P == 0:
-            return k, v, None, True
-        if T == 1:  # one new query sees every key: no mask to build
-            return k, v, None, False
-        mask = (
-            torch.arange(P + T, device=k.device)[None, :] <= (P + torch.arange(T, device=k.device))[:, None]
-        )
-        return k, v, mask, False
 
 
 class Block(nn.Module):
@@ -129,16 +128,49 @@ class Transformer(CharLM):
         start = 0 if state is None else state.pos
         if start + T > self.config.block_size:
             raise ValueError(f"{start + T} positions exceed block_size {self.config.block_size}")
-        pos = torch.arange(start, start + T, device=idx.device)
-        x = self.drop(self.wte(idx) + self.wpe(pos))  # (B, T, C)
-        for i, block in enumerate(self.h):
-            x = block(x, state, i)
+        if state is not None and not state.keys:
+            c = self.config
+            state.allocate(c.n_layer, (B, c.n_head, c.block_size, c.n_embd // c.n_head), self.wte.weight)
+        if T == 1 and start > 0 and not self.training:
+            logits = self._step(idx[:, 0], state)[:, None]
+        else:
+            pos = torch.arange(start, start + T, device=idx.device)
+            x = self.drop(self.wte(idx) + self.wpe(pos))  # (B, T, C)
+            for i, block in enumerate(self.h):
+                x = block(x, state, i)
+            logits = self.lm_head(self.ln_f(x))
         if state is not None:
             state.pos += T
-        return self.lm_head(self.ln_f(x)), state
+        return logits, state
+
+    def _step(self, idx: torch.Tensor, cache: KVCache) -> torch.Tensor:
+        """The logits (B, V) after one more character idx (B,) per row, in eval mode: the blocks' own
+        arithmetic written out as functional calls on their weights, on (B, C) rather than (B, 1, C).
+        When sampling, this step is nearly all the time, and on this model's small matrices the module
+        calls, reshapes and no-op dropouts of the general path cost more than the matmuls (bench/sampling_speed.py)."""
+        C, nh, P = self.config.n_embd, self.config.n_head, cache.pos
+        B = idx.size(0)
+        wte, wpe, ln_f, layers = cache.weights
+        x = F.embedding(idx, wte) + wpe[P]  # (B, C)
+        for i, (ln_1, c_attn, c_proj, ln_2, fc, proj) in enumerate(layers):
+            q, k, v = F.linear(F.layer_norm(x, (C,), *ln_1), *c_attn).view(B, 3, nh, 1, C // nh).unbind(1)
+            y = F.scaled_dot_product_attention(q, *cache.append(i, k, v))  # (B, nh, 1, hs)
+            x = x + F.linear(y.view(B, C), *c_proj)
+            x = x + F.linear(F.gelu(F.linear(F.layer_norm(x, (C,), *ln_2), *fc)), *proj)
+        return F.linear(F.layer_norm(x, (C,), *ln_f), wte)
+
+    def _weights(self) -> tuple:
+        """The weights `_step` reads, gathered once per cache: looking each up through its module costs
+        about a tenth of a step."""
+        pair = lambda m: (m.weight, m.bias)  # noqa: E731
+        layers = [
+            tuple(pair(m) for m in (b.ln_1, b.attn.c_attn, b.attn.c_proj, b.ln_2, b.mlp[0], b.mlp[2]))
+            for b in self.h
+        ]
+        return self.wte.weight, self.wpe.weight, pair(self.ln_f), layers
 
     def new_state(self) -> KVCache:
-        return KVCache(self.config.n_layer)
+        return KVCache(self._weights())
 
     def flops_per_token(self, T: int) -> float:
         """nanoGPT's estimate: 6 per non-position weight, plus attention's 12 * L * T * C."""
