@@ -25,6 +25,14 @@ class TransformerConfig(ModelConfig):
     bias: bool = True  # biases in the linear layers and LayerNorms (nanoGPT's baby GPT has none)
 
 
+SQRT_HALF = math.sqrt(0.5)
+
+
+def linear(x: torch.Tensor, weight_t: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """x (B, in) @ weight_t (in, out) + bias: F.linear with the weight stored transposed."""
+    return x @ weight_t if bias is None else torch.addmm(bias, x, weight_t)
+
+
 class KVCache:
     """Keys and values of every position seen so far: per layer, a buffer (B, nh, block_size, hs) of
     keys and one of values, allocated at the first call, of which the first `pos` positions are
@@ -145,29 +153,41 @@ class Transformer(CharLM):
 
     def _step(self, idx: torch.Tensor, cache: KVCache) -> torch.Tensor:
         """The logits (B, V) after one more character idx (B,) per row, in eval mode: the blocks' own
-        arithmetic written out as functional calls on their weights, on (B, C) rather than (B, 1, C).
-        When sampling, this step is nearly all the time, and on this model's small matrices the module
-        calls, reshapes and no-op dropouts of the general path cost more than the matmuls (bench/sampling_speed.py)."""
+        arithmetic written out as functional calls on weights gathered once per cache, on (B, C) rather
+        than (B, 1, C). When sampling, this step is nearly all the time, and on this model's small
+        matrices the module calls, reshapes and no-op dropouts of the general path cost more than the
+        matmuls (bench/sampling_speed.py)."""
         C, nh, P = self.config.n_embd, self.config.n_head, cache.pos
         B = idx.size(0)
-        wte, wpe, ln_f, layers = cache.weights
+        wte, wpe, ln_f, head, layers = cache.weights
         x = F.embedding(idx, wte) + wpe[P]  # (B, C)
         for i, (ln_1, c_attn, c_proj, ln_2, fc, proj) in enumerate(layers):
-            q, k, v = F.linear(F.layer_norm(x, (C,), *ln_1), *c_attn).view(B, 3, nh, 1, C // nh).unbind(1)
+            q, k, v = linear(torch.layer_norm(x, (C,), *ln_1), *c_attn).view(B, 3, nh, 1, C // nh).unbind(1)
             y = F.scaled_dot_product_attention(q, *cache.append(i, k, v))  # (B, nh, 1, hs)
-            x = x + F.linear(y.view(B, C), *c_proj)
-            x = x + F.linear(F.gelu(F.linear(F.layer_norm(x, (C,), *ln_2), *fc)), *proj)
-        return F.linear(F.layer_norm(x, (C,), *ln_f), wte)
+            x = x + linear(y.view(B, C), *c_proj)
+            h = linear(torch.layer_norm(x, (C,), *ln_2), *fc)
+            x = x + linear(0.5 * h * (1.0 + torch.erf(h * SQRT_HALF)), *proj)  # GELU, written out
+        return linear(torch.layer_norm(x, (C,), *ln_f), *head)
 
     def _weights(self) -> tuple:
-        """The weights `_step` reads, gathered once per cache: looking each up through its module costs
-        about a tenth of a step."""
-        pair = lambda m: (m.weight, m.bias)  # noqa: E731
-        layers = [
-            tuple(pair(m) for m in (b.ln_1, b.attn.c_attn, b.attn.c_proj, b.ln_2, b.mlp[0], b.mlp[2]))
-            for b in self.h
-        ]
-        return self.wte.weight, self.wpe.weight, pair(self.ln_f), layers
+        """What `_step` reads, gathered once per cache (looked up through the modules at every step, the
+        weights cost a tenth of it): the linear layers' weights transposed to (in, out), which one row
+        at a time reads about a third faster, and the LayerNorms' (weight, bias)."""
+        with torch.no_grad():
+            norm = lambda m: (m.weight, m.bias)  # noqa: E731
+            lin = lambda m: (m.weight.t().contiguous(), m.bias)  # noqa: E731
+            layers = [
+                (
+                    norm(b.ln_1),
+                    lin(b.attn.c_attn),
+                    lin(b.attn.c_proj),
+                    norm(b.ln_2),
+                    lin(b.mlp[0]),
+                    lin(b.mlp[2]),
+                )
+                for b in self.h
+            ]
+            return self.wte.weight, self.wpe.weight, norm(self.ln_f), lin(self.lm_head), layers
 
     def new_state(self) -> KVCache:
         return KVCache(self._weights())
