@@ -36,7 +36,8 @@ def linear(x: torch.Tensor, weight_t: torch.Tensor, bias: torch.Tensor | None) -
 class KVCache:
     """Keys and values of every position seen so far: per layer, a buffer (B, nh, block_size, hs) of
     keys and one of values, allocated at the first call, of which the first `pos` positions are
-    written. Writing into a buffer, not concatenating, keeps each new character's step O(1) in copying."""
+    written. Writing into a buffer, not concatenating, keeps each new character's step O(1) in copying
+    (and makes the cache a tool for decoding without gradients: sampling)."""
 
     def __init__(self, weights: tuple = ()):
         self.weights = weights  # the model's weights, gathered for its one-position step
@@ -152,11 +153,11 @@ class Transformer(CharLM):
         return logits, state
 
     def _step(self, idx: torch.Tensor, cache: KVCache) -> torch.Tensor:
-        """The logits (B, V) after one more character idx (B,) per row, in eval mode: the blocks' own
-        arithmetic written out as functional calls on weights gathered once per cache, on (B, C) rather
-        than (B, 1, C). When sampling, this step is nearly all the time, and on this model's small
-        matrices the module calls, reshapes and no-op dropouts of the general path cost more than the
-        matmuls (bench/sampling_speed.py)."""
+        """The logits (B, V) after one more character idx (B,) per row, in eval mode, without gradients:
+        the blocks' own arithmetic written out as functional calls on the cache's copy of the weights, on
+        (B, C) rather than (B, 1, C). When sampling, this step is nearly all the time, and on this
+        model's small matrices the module calls, reshapes and no-op dropouts of the general path cost
+        more than the matmuls (bench/sampling_speed.py)."""
         C, nh, P = self.config.n_embd, self.config.n_head, cache.pos
         B = idx.size(0)
         wte, wpe, ln_f, head, layers = cache.weights
@@ -170,12 +171,14 @@ class Transformer(CharLM):
         return linear(torch.layer_norm(x, (C,), *ln_f), *head)
 
     def _weights(self) -> tuple:
-        """What `_step` reads, gathered once per cache (looked up through the modules at every step, the
-        weights cost a tenth of it): the linear layers' weights transposed to (in, out), which one row
-        at a time reads about a third faster, and the LayerNorms' (weight, bias)."""
+        """A copy of the weights for `_step`, made once per cache (looked up through the modules at every
+        step, they cost a tenth of it), so that a cache always pairs with the weights it was made with:
+        the linear layers' weights transposed to (in, out), which one row at a time reads about a third
+        faster, and (weight, bias) of the LayerNorms."""
         with torch.no_grad():
-            norm = lambda m: (m.weight, m.bias)  # noqa: E731
-            lin = lambda m: (m.weight.t().contiguous(), m.bias)  # noqa: E731
+            copy = lambda t: None if t is None else t.detach().clone()  # noqa: E731
+            norm = lambda m: (copy(m.weight), copy(m.bias))  # noqa: E731
+            lin = lambda m: (m.weight.detach().t().contiguous(), copy(m.bias))  # noqa: E731
             layers = [
                 (
                     norm(b.ln_1),
@@ -187,7 +190,7 @@ class Transformer(CharLM):
                 )
                 for b in self.h
             ]
-            return self.wte.weight, self.wpe.weight, norm(self.ln_f), lin(self.lm_head), layers
+            return copy(self.wte.weight), copy(self.wpe.weight), norm(self.ln_f), lin(self.lm_head), layers
 
     def new_state(self) -> KVCache:
         return KVCache(self._weights())
