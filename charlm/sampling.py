@@ -70,7 +70,8 @@ def next_distribution(
     V = logits.size(-1)
     if temperature == 0:
         return torch.nn.functional.one_hot(logits.argmax(-1), V).float()
-    logits = logits / temperature
+    if temperature != 1:
+        logits = logits / temperature
     if top_k:
         kth = torch.topk(logits, min(top_k, V), dim=-1).values[..., -1:]
         logits = logits.masked_fill(logits < kth, float("-inf"))
