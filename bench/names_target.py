@@ -2,7 +2,10 @@
 charlm's 90/10 split; makemore's transformer figure is 1.92). The validation split is small (about
 25,000 predictions), so every evaluation reads all of it and the times are exact to an evaluation.
 
-    python bench/names_target.py [--optimizer muon] [--lr 6e-3] [--steps 6000]
+    python bench/names_target.py [--optimizer adamw] [--lr 3e-3] [--steps 16000]
+
+The defaults are the fastest found here: AdamW reached 1.95 and 1.92 sooner than Muon (whose
+Newton-Schulz steps are slow on a CPU); stopping at 1.92 ends the run early.
 """
 
 import argparse
@@ -19,9 +22,9 @@ TARGETS = (1.95, 1.92)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--optimizer", default="muon")
-    parser.add_argument("--lr", type=float, default=6e-3)
-    parser.add_argument("--steps", type=int, default=6000)
+    parser.add_argument("--optimizer", default="adamw")
+    parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--steps", type=int, default=16000, help="the schedule's length (it stops at 1.92)")
     parser.add_argument("--eval-interval", type=int, default=250)
     args = parser.parse_args()
     config = TrainConfig(
