@@ -41,7 +41,8 @@ def explain_token(
         vocab.decode([chosen]),
         float(probs[chosen]),
         float(used[chosen]),
-        [(vocab.label(int(i)), float(p)) for p, i in zip(top.values, top.indices)],
+        # as lists: a tensor's elements one at a time cost a few microseconds each, per character
+        [(vocab.label(i), p) for p, i in zip(top.values.tolist(), top.indices.tolist())],
         logits,
     )
 
