@@ -40,7 +40,7 @@ class KVCache:
     (and makes the cache a tool for decoding without gradients: sampling)."""
 
     def __init__(self, weights: tuple = ()):
-        self.weights = weights  # the model's weights, gathered for its one-position step
+        self.weights = weights  # a copy of the model's weights for its one-position step
         self.keys: list[torch.Tensor] = []
         self.values: list[torch.Tensor] = []
         self.pos = 0  # how many positions the cache holds
