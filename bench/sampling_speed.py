@@ -23,40 +23,32 @@ MODELS = {
 }
 
 
-REPEATS = 3  # --repeats
-
-
-def best(chars_made) -> float:
-    """The most characters per second of REPEATS calls of chars_made() (which returns how many it made)."""
+def best(chars_made, repeats: int) -> float:
+    """The most characters per second of `repeats` calls of chars_made() (which returns how many it made)."""
     rates = []
-    for _ in range(REPEATS):
+    for _ in range(repeats):
         start = time.perf_counter()
         made = chars_made()
         rates.append(made / (time.perf_counter() - start))
     return max(rates)
 
 
-def streamed(model, n: int, use_cache: bool) -> float:
-    """Characters per second of one sample streamed through `stream` (each with its Token)."""
-    return best(
-        lambda: sum(1 for _ in stream(model, "", length=n, seed=0, use_cache=use_cache, alternatives=1))
-    )
+def streamed(model, n: int, use_cache: bool):
+    """One sample streamed through `stream` (each character with its Token): how many characters."""
+    return lambda: sum(1 for _ in stream(model, "", length=n, seed=0, use_cache=use_cache, alternatives=1))
 
 
-def batched(model, n: int, num_samples: int, use_cache: bool = True, prompt: str = "") -> float:
-    """Characters generated per second, all samples together, of `num_samples` samples generated as
-    one batch after `prompt`."""
+def batched(model, n: int, num_samples: int, use_cache: bool = True, prompt: str = ""):
+    """`num_samples` samples generated as one batch after `prompt`: how many characters, all together."""
     texts = lambda: sample(model, prompt, num_samples, length=n, seed=0, use_cache=use_cache)  # noqa: E731
-    return best(lambda: sum(len(t) - len(prompt) for t in texts()))
+    return lambda: sum(len(t) - len(prompt) for t in texts())
 
 
 def main() -> None:
-    global REPEATS
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--chars", type=int, default=600, help="characters per sample")
-    parser.add_argument("--repeats", type=int, default=REPEATS, help="runs per figure, the best reported")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per figure, the best reported")
     args = parser.parse_args()
-    REPEATS = args.repeats
     print(
         f"{args.chars} characters per sample, untrained weights (speed does not depend on them); {machine()}"
     )
@@ -73,11 +65,15 @@ def main() -> None:
     for name, settings in MODELS.items():
         torch.manual_seed(0)
         model = build_model(model_config(name, chars=CHARS, **settings))
-        cached, rerun = streamed(model, args.chars, True), streamed(model, args.chars, False)
-        one, one_rerun = batched(model, args.chars, 1), batched(model, args.chars, 1, use_cache=False)
-        filled = batched(model, args.chars, 1, prompt=full)
-        filled_rerun = batched(model, args.chars, 1, use_cache=False, prompt=full)
-        sixteen = batched(model, args.chars, 16)
+        rate = lambda run: best(run, args.repeats)  # noqa: E731
+        cached, rerun = rate(streamed(model, args.chars, True)), rate(streamed(model, args.chars, False))
+        one, one_rerun = (
+            rate(batched(model, args.chars, 1)),
+            rate(batched(model, args.chars, 1, use_cache=False)),
+        )
+        filled = rate(batched(model, args.chars, 1, prompt=full))
+        filled_rerun = rate(batched(model, args.chars, 1, use_cache=False, prompt=full))
+        sixteen = rate(batched(model, args.chars, 16))
         print(
             f"{name:12} {model.num_params():>9,} {cached:>14,.0f} {rerun:>14,.0f} {cached / rerun:>8.1f}x "
             f"{one:>9,.0f} {one_rerun:>8,.0f} {one / one_rerun:>8.1f}x {filled:>13,.0f} {filled_rerun:>8,.0f} "

@@ -447,7 +447,8 @@ class Trainer:
             self._check_loss(loss_value)
             model.sgd_step(grads, lr, c.grad_clip)
             return loss_value
-        for optimizer in self.optimizers().values():
+        optimizers = self.optimizers().values()
+        for optimizer in optimizers:
             for group in optimizer.param_groups:
                 group["lr"] = lr
         self._swap_raw()  # with ema_decay: the step moves the raw weights, not the average
@@ -459,7 +460,7 @@ class Trainer:
             loss.backward()
             if c.grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), c.grad_clip)
-            for optimizer in self.optimizers().values():
+            for optimizer in optimizers:
                 optimizer.step()
         finally:
             self._swap_raw()
