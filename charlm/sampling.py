@@ -119,9 +119,7 @@ def generate(
     window = model.max_context or n + length  # the most positions one forward pass may take
     generators = row_generators(num_samples, seed, device)
     finished = torch.zeros(num_samples, dtype=torch.bool, device=device)
-    was_training = model.training
-    model.eval()
-    try:
+    with model.evaluation():
         logits, state = model.decode(ids[:, max(0, n - window) : n], model.new_state())
         fed = min(n, window)  # positions the state holds
         for _ in range(length):
@@ -144,8 +142,6 @@ def generate(
             else:
                 logits, state = model.decode(nxt[:, None], state)
                 fed += 1
-    finally:
-        model.train(was_training)
 
 
 def row_generators(num_samples: int, seed: int | None, device: torch.device) -> list[torch.Generator]:

@@ -150,16 +150,14 @@ def window_losses(
     every window of the split, or those numbered in `windows`, or the first `max_tokens` predictions."""
     T = T or sequence_length(model, split)
     device = model.device
-    was_training = model.training
-    model.eval()
     losses, counts = [torch.zeros(0, dtype=torch.float64)], [torch.zeros(0, dtype=torch.float64)]
-    for x, y in eval_windows(split, T, batch_size, max_tokens, windows):
-        x, y = x.to(device), y.to(device)
-        logits, _ = model(x)  # (B, T, V)
-        loss = F.cross_entropy(logits.transpose(1, 2), y, ignore_index=-1, reduction="none")  # (B, T)
-        losses.append(loss.sum(1).double().cpu())
-        counts.append((y != -1).sum(1).double().cpu())
-    model.train(was_training)
+    with model.evaluation():
+        for x, y in eval_windows(split, T, batch_size, max_tokens, windows):
+            x, y = x.to(device), y.to(device)
+            logits, _ = model(x)  # (B, T, V)
+            loss = F.cross_entropy(logits.transpose(1, 2), y, ignore_index=-1, reduction="none")  # (B, T)
+            losses.append(loss.sum(1).double().cpu())
+            counts.append((y != -1).sum(1).double().cpu())
     return torch.cat(losses), torch.cat(counts)
 
 

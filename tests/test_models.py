@@ -102,6 +102,21 @@ def test_the_transformers_one_position_step_matches_a_full_forward_without_biase
     torch.testing.assert_close(torch.cat(steps, 1), full, atol=1e-5, rtol=0)
 
 
+def test_overlapping_readers_keep_the_model_in_evaluation_mode_until_the_last_leaves():
+    # the playground reads one model from several threads: a view and the sampler at once
+    model, _ = tiny_model("transformer", dropout=0.3)
+    model.train()
+    first, second = model.evaluation(), model.evaluation()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert not model.training  # the second reader still needs it without dropout
+    second.__exit__(None, None, None)
+    assert model.training
+    with model.evaluation():
+        assert not model.training
+
+
 @pytest.mark.parametrize("name", MODELS)
 def test_changing_a_later_token_leaves_earlier_logits_alone(name):
     model, _ = tiny_model(name)

@@ -72,10 +72,5 @@ def last_block(reading: Reading, block_size: int, who: str) -> tuple[torch.Tenso
 @contextmanager
 def evaluating(model: CharLM) -> Iterator[CharLM]:
     """The model in evaluation mode (no dropout) without gradients, put back as it was afterwards."""
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            yield model
-    finally:
-        model.train(was_training)
+    with model.evaluation(), torch.no_grad():
+        yield model

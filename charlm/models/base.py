@@ -3,6 +3,9 @@ and the base class with `forward(idx, targets) -> (logits, loss)` and incrementa
 
 # No `from __future__ import annotations` here or in any model module: PyTorchModelHubMixin rebuilds
 # the config dataclass from the raw annotation of `__init__(self, config: SomeConfig)`.
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -103,6 +106,9 @@ def lm_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-1)
 
 
+EVALUATION_LOCK = threading.Lock()  # CharLM.evaluation's counts, for every model
+
+
 class CharLM(
     nn.Module,
     PyTorchModelHubMixin,
@@ -140,11 +146,32 @@ class CharLM(
     max_context: int | None = None  # positions one state can hold before it must be re-primed
 
     config: ModelConfig
+    # evaluation(): how many readers hold the model in evaluation mode, and the mode to put back after
+    _readers = 0
+    _was_training = False
 
     @classmethod
     def settings(cls) -> list[Setting]:
         """The settings a person may change for this model, with their ranges and defaults."""
         return declared_settings(cls.config_class)
+
+    @contextmanager
+    def evaluation(self) -> Iterator["CharLM"]:
+        """The model in evaluation mode (no dropout) while any reader is inside, then as it was before
+        the first. The playground's views, sampler and evaluations read one model from several threads:
+        counted, the first reader to finish never turns dropout back on under another."""
+        with EVALUATION_LOCK:
+            if self._readers == 0:
+                self._was_training = self.training
+                self.eval()
+            self._readers += 1
+        try:
+            yield self
+        finally:
+            with EVALUATION_LOCK:
+                self._readers -= 1
+                if self._readers == 0:
+                    self.train(self._was_training)
 
     def bigram_logits(self) -> torch.Tensor | None:
         """For a model that is a learned table of which character follows which, that table's logits
