@@ -261,8 +261,12 @@ def test_look_inside_a_tiny_transformer_in_the_browser(served, browser, screensh
         # Attention: the heatmap and grid draw for the start of the training text; a click on a
         # character makes it the query, and its shading is the model's own weights for that query.
         page.locator("#attention-head input").fill("1")
+        page.locator("#attention-head input").press("Tab")  # committed before the click reads it
         page.locator("#attention-button").click()
         drawn(page, "attention-heatmap")
+        page.wait_for_function(  # the second head (1-based in titles), not the default first
+            "document.querySelector('#attention-heatmap').innerText.includes('head 2')", timeout=30_000
+        )
         drawn(page, "attention-grid")
         text = page.locator("#attention-text textarea").input_value()
         assert text == TEXT[:30]  # the transformer's block of 32, less the line boundaries
