@@ -58,33 +58,39 @@ def check_sampling(temperature: float, top_k: int | None, top_p: float | None, l
         raise CharlmError(f"length must be a whole number from 1 to 100000, not {length!r}.")
 
 
+def sampling_scores(
+    logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None
+) -> torch.Tensor:
+    """The scores (log-probabilities, up to a constant) of the distribution to sample from at a
+    temperature above 0, given logits (V,) or one row per sample (B, V): divided by the temperature,
+    then -inf outside the top k, then outside the top p, along the last dimension.
+
+    top_k larger than the vocabulary is clamped to it; 0 or None turns it off.
+    """
+    scores = logits.float()
+    if temperature != 1:
+        scores = scores / temperature
+    if top_k:
+        kth = torch.topk(scores, min(top_k, scores.size(-1)), dim=-1).values[..., -1:]
+        scores = scores.masked_fill(scores < kth, float("-inf"))
+    if top_p is not None and top_p < 1:
+        sorted_probs, order = torch.softmax(scores, dim=-1).sort(dim=-1, descending=True)
+        before = sorted_probs.cumsum(-1) - sorted_probs  # mass of the characters ranked above each one
+        # the smallest set whose mass reaches top_p (at least one)
+        keep = torch.zeros_like(scores, dtype=torch.bool).scatter(-1, order, before < top_p)
+        scores = scores.masked_fill(~keep, float("-inf"))
+    return scores
+
+
 def next_distribution(
     logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None
 ) -> torch.Tensor:
     """The distribution to sample from, given logits (V,) or one row per sample (B, V): temperature,
-    then top-k, then top-p, along the last dimension.
-
-    Temperature 0 is greedy: all probability on the most likely character. top_k larger than the
-    vocabulary is clamped to it; 0 or None turns it off.
-    """
-    logits = logits.float()
-    V = logits.size(-1)
+    then top-k, then top-p (sampling_scores). Temperature 0 is greedy: all probability on the most
+    likely character."""
     if temperature == 0:
-        return torch.nn.functional.one_hot(logits.argmax(-1), V).float()
-    if temperature != 1:
-        logits = logits / temperature
-    if top_k:
-        kth = torch.topk(logits, min(top_k, V), dim=-1).values[..., -1:]
-        logits = logits.masked_fill(logits < kth, float("-inf"))
-    probs = torch.softmax(logits, dim=-1)
-    if top_p is not None and top_p < 1:
-        sorted_probs, order = probs.sort(dim=-1, descending=True)
-        before = sorted_probs.cumsum(-1) - sorted_probs  # mass of the characters ranked above each one
-        # the smallest set whose mass reaches top_p (at least one)
-        keep = torch.zeros_like(probs, dtype=torch.bool).scatter(-1, order, before < top_p)
-        probs = probs * keep
-        probs = probs / probs.sum(-1, keepdim=True)
-    return probs
+        return torch.nn.functional.one_hot(logits.argmax(-1), logits.size(-1)).float()
+    return torch.softmax(sampling_scores(logits, temperature, top_k, top_p), dim=-1)
 
 
 # inference mode, not just no_grad: each of the hundred small operations of a step costs less
@@ -100,9 +106,9 @@ def generate(
     length: int = 200,
     seed: int | None = None,
     use_cache: bool = True,
-) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Generate `num_samples` continuations of `prompt` as one batch, one position per step: yields the
-    chosen ids (B,), the model's logits (B, V) and the distribution each was drawn from (B, V).
+    chosen ids (B,) and the model's logits (B, V) they were drawn from (through sampling_scores).
 
     Row i draws from its own generator seeded `seed + i`, so it is the sample that `stream` gives for
     that seed. In lines mode a row that has produced the boundary is finished (what follows it is
@@ -117,16 +123,18 @@ def generate(
     ids[:, : len(prefix)] = torch.tensor(prefix, device=device)
     n = len(prefix)  # positions of ids written so far
     window = model.max_context or n + length  # the most positions one forward pass may take
-    generators = row_generators(num_samples, seed, device)
     finished = torch.zeros(num_samples, dtype=torch.bool, device=device)
     with model.evaluation():
         logits, state = model.decode(ids[:, max(0, n - window) : n], model.new_state())
         fed = min(n, window)  # positions the state holds
+        noise = GumbelNoise(num_samples, logits.size(-1), length, seed, device)
         for _ in range(length):
             last = logits[:, -1]  # (B, V)
-            sampling = next_distribution(last, temperature, top_k, top_p)
-            nxt = pick(sampling, temperature, generators)
-            yield nxt, last, sampling
+            if temperature == 0:
+                nxt = last.argmax(-1)
+            else:  # the Gumbel-max trick (GumbelNoise): no softmax, no cumulative sum
+                nxt = (sampling_scores(last, temperature, top_k, top_p) + noise.next()).argmax(-1)
+            yield nxt, last
             if vocab.boundary:
                 finished |= nxt == BOUNDARY
                 if bool(finished.all()):
@@ -137,7 +145,7 @@ def generate(
                 logits, _ = model(ids[:, max(0, n - window) : n])
             elif fed >= window:  # the cache is full: start it again from the last half of the context
                 keep = window // 2 or 1
-                logits, state = model.decode(ids[:, n - keep : n], model.new_state())
+                logits, state = model.decode(ids[:, n - keep : n], model.new_state(state))
                 fed = keep
             else:
                 logits, state = model.decode(nxt[:, None], state)
@@ -155,17 +163,26 @@ def row_generators(num_samples: int, seed: int | None, device: torch.device) -> 
     return generators
 
 
-def pick(sampling: torch.Tensor, temperature: float, generators: list[torch.Generator]) -> torch.Tensor:
-    """One id per row of `sampling` (B, V): the most likely at temperature 0, else a draw from the row's
-    own generator, by inverse transform: the first id whose cumulative probability passes a uniform
-    number (a character with probability 0 is never drawn; one uniform per row costs a few microseconds,
-    where torch.multinomial cost 13 to 47 per row, a twentieth of a cached step)."""
-    if temperature == 0:
-        return sampling.argmax(-1)
-    uniforms = torch.cat([torch.rand(1, generator=g, device=sampling.device) for g in generators])  # (B,)
-    cumulative = sampling.cumsum(-1)  # (B, V)
-    # scaled to the row's total, which rounding leaves a little off 1, so the draw always lands in the row
-    return torch.searchsorted(cumulative, (uniforms * cumulative[:, -1])[:, None], right=True)[:, 0]
+class GumbelNoise:
+    """Noise for drawing by the Gumbel-max trick: with g = -log(-log u) for u uniform in (0, 1) at
+    every character, argmax(scores + g) is a draw from softmax(scores), and a character whose score is
+    -inf is never drawn. One row (V,) per sample for each character, each sample's from its own
+    generator (row_generators), made a chunk of characters at a time: a call per character cost a
+    twentieth of a cached step."""
+
+    def __init__(self, num_samples: int, V: int, length: int, seed: int | None, device: torch.device):
+        self.generators, self.V, self.device = row_generators(num_samples, seed, device), V, device
+        self.size = max(1, min(length, 256, 2**20 // (num_samples * V)))  # characters a chunk, 4 MB at most
+        self.chunk, self.used = torch.empty(0), self.size
+
+    def next(self) -> torch.Tensor:
+        """The noise (B, V) for the next character."""
+        if self.used == self.size:
+            u = [torch.rand(self.size, self.V, generator=g, device=self.device) for g in self.generators]
+            tiny = torch.finfo(torch.float32).tiny  # rand's 0 would give -inf + -inf = nan
+            self.chunk, self.used = -torch.log(-torch.log(torch.stack(u, 1).clamp_(min=tiny))), 0
+        self.used += 1
+        return self.chunk[self.used - 1]
 
 
 def stream(model: CharLM, prompt: str = "", *, alternatives: int = 5, **options) -> Iterator[Token]:
@@ -176,8 +193,10 @@ def stream(model: CharLM, prompt: str = "", *, alternatives: int = 5, **options)
     Takes `generate`'s options (temperature, top_k, top_p, length, seed, use_cache).
     """
     vocab = model.config.vocab
-    for nxt, last, sampling in generate(model, prompt, 1, **options):
-        yield explain_token(vocab, int(nxt[0]), last[0], sampling[0], alternatives)
+    filters = {k: options[k] for k in ("temperature", "top_k", "top_p") if k in options}
+    for nxt, last in generate(model, prompt, 1, **options):
+        used = next_distribution(last[0], **filters)
+        yield explain_token(vocab, int(nxt[0]), last[0], used, alternatives)
 
 
 # rows per batch: the key/value caches of 64 rows at block size 256 and width 512 take about 270 MB

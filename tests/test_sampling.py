@@ -10,7 +10,7 @@ from conftest import NAMES, TEXT, tiny_model, train_tiny
 from charlm.data import BOUNDARY
 from charlm.errors import CharlmError
 from charlm.models import MODELS
-from charlm.sampling import next_distribution, pick, row_generators, sample, stream
+from charlm.sampling import GumbelNoise, next_distribution, sample, stream
 
 PROBS = torch.tensor([0.5, 0.25, 0.125, 0.0625, 0.0625])  # exact in binary, so the sums are exact
 
@@ -133,17 +133,17 @@ def test_samples_follow_the_model_distribution():
     assert token.alternatives == [("a", pytest.approx(0.8)), ("b", pytest.approx(0.2))]
 
 
-def test_a_draw_never_lands_on_a_character_of_probability_zero():
-    # zeros first, last and between, as top-k and top-p leave them; rows that do not sum exactly to 1
+def test_a_draw_never_lands_on_a_character_the_filters_removed_and_follows_the_rest():
+    # probability 0 (score -inf) first, last and between, as top-k and top-p leave them; 4,000 draws
+    # from one generator a row, over several chunks of noise
     rows = torch.tensor(
         [[0.0, 0.3, 0.0, 0.7, 0.0], [0.0, 0.0, 0.0, 0.0, 1.0], [1 / 3, 0.0, 1 / 3, 0.0, 1 / 3]]
     )
-    drawn = torch.stack(
-        [pick(rows, 1.0, row_generators(3, seed, torch.device("cpu"))) for seed in range(2000)]
-    )
+    noise = GumbelNoise(3, 5, 4000, 0, torch.device("cpu"))
+    drawn = torch.stack([(rows.log() + noise.next()).argmax(-1) for _ in range(4000)])
     assert all(bool((rows[i, drawn[:, i]] > 0).all()) for i in range(3))
-    assert 0.26 < (drawn[:, 0] == 1).float().mean() < 0.34  # and in proportion
-    assert 0.30 < (drawn[:, 2] == 0).float().mean() < 0.37
+    assert 0.275 < (drawn[:, 0] == 1).float().mean() < 0.325  # in proportion: 0.3 +- 3.5 sd
+    assert 0.307 < (drawn[:, 2] == 0).float().mean() < 0.36  # 1/3 +- 3.5 sd
 
 
 def test_token_probabilities_and_alternatives(trained):

@@ -201,8 +201,9 @@ class CharLM(
         """Refuse, before training starts, a run this model could not finish in reasonable time (the
         scalar-autograd rung); every other model trains at any size the settings allow."""
 
-    def new_state(self) -> Any:
-        """The state to start incremental decoding from (None: the model builds it on the first call)."""
+    def new_state(self, previous: Any = None) -> Any:
+        """The state to start incremental decoding from (None: the model builds it on the first call).
+        `previous`, a state this model made for the same batch, may be reused to start again."""
         return None
 
     @property
