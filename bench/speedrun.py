@@ -7,11 +7,12 @@
    (charlm.recipes.speedrun_transformer), its wall time, and the whole validation split measured
    afterwards by `python -m charlm eval`.
 
-    python bench/speedrun.py [--only plain charlm speedrun] [--steps 2000] [--extra ...]
+    python bench/speedrun.py [--only plain charlm speedrun] [--steps 2000] [--rounds 1] [--extra ...]
 """
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -63,6 +64,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--only", nargs="*", default=["plain", "charlm", "speedrun"])
     parser.add_argument("--steps", type=int, default=BABY_GPT_TRAINING["steps"])
+    parser.add_argument("--rounds", type=int, default=1, help="plain loop and charlm, alternately")
     parser.add_argument(
         "--extra", nargs=argparse.REMAINDER, default=[], help="more options for the speed run"
     )
@@ -70,23 +72,31 @@ def main() -> None:
     path = data_file("tinyshakespeare.txt")
     tmp = Path(tempfile.mkdtemp())
     print(f"tinyshakespeare; {machine()}; load {load()}", flush=True)
-    rows = {}
-    if "plain" in args.only:
-        plain = [sys.executable, "bench/plain_gpt.py", "--steps", str(args.steps), "--lr", "3e-3"]
-        wall, out = timed(plain)
-        result = json.loads(out.strip().splitlines()[-1])
-        rows["plain loop"] = (wall, result["tokens_per_second"], None, result["val_loss"])
-    if "charlm" in args.only:
-        baby = {**BABY_GPT, **BABY_GPT_TRAINING, "steps": args.steps}
-        m = charlm_train(path, tmp / "baby", baby, [])
-        rows["charlm train"] = (m["wall"], m["tokens_per_second"], m["eval_share"], m["val_loss"])
-    for name, (wall, tps, share, val) in rows.items():
-        evals = "" if share is None else f"  evaluating {100 * share:.1f}% of the loop"
-        print(f"{name:14} {wall:7.1f} s  {tps:8,.0f} tok/s  val {val:.4f}{evals}", flush=True)
-    if len(rows) == 2:
-        print(
-            f"charlm is {rows['plain loop'][0] / rows['charlm train'][0]:.2f}x the plain loop's speed (wall)"
-        )
+    walls: dict[str, list[float]] = {"plain loop": [], "charlm train": []}
+    for round_ in range(1, args.rounds + 1):  # alternating, so both meet the same neighbours
+        rows = {}
+        if "plain" in args.only:
+            plain = [sys.executable, "bench/plain_gpt.py", "--steps", str(args.steps), "--lr", "3e-3"]
+            wall, out = timed(plain)
+            result = json.loads(out.strip().splitlines()[-1])
+            rows["plain loop"] = (wall, result["tokens_per_second"], None, result["val_loss"])
+        if "charlm" in args.only:
+            baby = {**BABY_GPT, **BABY_GPT_TRAINING, "steps": args.steps}
+            m = charlm_train(path, tmp / "baby", baby, [])
+            rows["charlm train"] = (m["wall"], m["tokens_per_second"], m["eval_share"], m["val_loss"])
+        for name, (wall, tps, share, val) in rows.items():
+            walls[name].append(wall)
+            evals = "" if share is None else f"  evaluating {100 * share:.1f}% of the loop"
+            print(f"{name:14} {wall:7.1f} s  {tps:8,.0f} tok/s  val {val:.4f}{evals}  (load {load()})", flush=True)
+        if len(rows) == 2:
+            print(
+                f"round {round_}: charlm is {rows['plain loop'][0] / rows['charlm train'][0]:.2f}x "
+                "the plain loop's speed (wall)",
+                flush=True,
+            )
+    if args.rounds > 1 and all(walls.values()):
+        plain, charlm = (statistics.median(w) for w in walls.values())
+        print(f"median of {args.rounds} rounds: {plain:.1f} s against {charlm:.1f} s, {plain / charlm:.2f}x")
     if "speedrun" in args.only:
         model, training = speedrun_transformer(len(path.read_text()))
         m = charlm_train(

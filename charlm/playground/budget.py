@@ -65,7 +65,8 @@ def panel(t: Tab) -> None:
     with gr.Row():
         t.budget = gr.Dropdown(
             list(BUDGETS), value=DEFAULT_BUDGET, label="Train for", elem_id="train-budget", scale=1,
-            info="training stops cleanly when the time is up",
+            info="training stops cleanly when the time is up (its learning rate follows the clock, so "
+            "two timed runs differ a little)",
         )  # fmt: skip
         t.use_auto = gr.Checkbox(
             True,

@@ -40,11 +40,12 @@ def trained(
     continue_training=False,
     request=None,
     plan=None,
+    seed=3,
     **overrides,
 ) -> list[dict]:
     """Run the train handler to the end; returns every update it yielded (dicts by output name). `plan`
     is what the page's budget.plan_run hands the training (the API has none)."""
-    args = (ws, text, mode, model, continue_training, steps, 16, 1e-2, 3, *values(**overrides))
+    args = (ws, text, mode, model, continue_training, steps, 16, 1e-2, seed, *values(**overrides))
     args += (plan,) if plan is not None else ()
     return list(train_tab.train(*args, request=request))
 

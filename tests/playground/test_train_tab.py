@@ -91,6 +91,16 @@ def test_training_streams_progress_the_loss_chart_and_samples_then_metrics():
     assert TRAINING.count == 0
 
 
+def test_the_same_seed_and_steps_repeat_a_training_exactly():
+    # a transformer with dropout: its masks come from the generator the trainer keeps between steps
+    runs = [trained(TEXT, "text", "transformer", steps=12, n_embd=16, n_layer=1, dropout=0.2) for _ in range(2)]
+    first, second = (params(r[-1]["ws"].model) for r in runs)
+    assert all(torch.equal(a, b) for a, b in zip(first, second))
+    assert runs[0][-1]["samples"] == runs[1][-1]["samples"]
+    other = trained(TEXT, "text", "transformer", steps=12, n_embd=16, n_layer=1, dropout=0.2, seed=4)
+    assert not all(torch.equal(a, b) for a, b in zip(first, params(other[-1]["ws"].model)))
+
+
 def test_the_count_bigram_trains_by_counting_in_one_update():
     ws = trained(model="bigram", steps=1)[-1]["ws"]
     assert ws.model.counts.sum() == len(ws.trainer.corpus.train.tokens) - 1
