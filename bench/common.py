@@ -1,5 +1,6 @@
 """Shared by the benchmarks: where the data lives, and a quiet training run."""
 
+import platform
 import sys
 import time
 from pathlib import Path
@@ -39,4 +40,11 @@ def train(
 
 
 def machine() -> str:
-    return f"torch {torch.__version__}, {torch.get_num_threads()} threads"
+    """torch, threads and the processor: the machines these benches run on change, and so do the figures."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+        cpu = next(line.split(":", 1)[1].strip() for line in lines if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"torch {torch.__version__}, {torch.get_num_threads()} threads, {cpu}"

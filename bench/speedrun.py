@@ -87,7 +87,10 @@ def main() -> None:
         for name, (wall, tps, share, val) in rows.items():
             walls[name].append(wall)
             evals = "" if share is None else f"  evaluating {100 * share:.1f}% of the loop"
-            print(f"{name:14} {wall:7.1f} s  {tps:8,.0f} tok/s  val {val:.4f}{evals}  (load {load()})", flush=True)
+            print(
+                f"{name:14} {wall:7.1f} s  {tps:8,.0f} tok/s  val {val:.4f}{evals}  (load {load()})",
+                flush=True,
+            )
         if len(rows) == 2:
             print(
                 f"round {round_}: charlm is {rows['plain loop'][0] / rows['charlm train'][0]:.2f}x "

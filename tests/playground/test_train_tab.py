@@ -93,7 +93,9 @@ def test_training_streams_progress_the_loss_chart_and_samples_then_metrics():
 
 def test_the_same_seed_and_steps_repeat_a_training_exactly():
     # a transformer with dropout: its masks come from the generator the trainer keeps between steps
-    runs = [trained(TEXT, "text", "transformer", steps=12, n_embd=16, n_layer=1, dropout=0.2) for _ in range(2)]
+    runs = [
+        trained(TEXT, "text", "transformer", steps=12, n_embd=16, n_layer=1, dropout=0.2) for _ in range(2)
+    ]
     first, second = (params(r[-1]["ws"].model) for r in runs)
     assert all(torch.equal(a, b) for a, b in zip(first, second))
     assert runs[0][-1]["samples"] == runs[1][-1]["samples"]
