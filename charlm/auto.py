@@ -26,6 +26,7 @@ import torch
 
 from charlm.data import Corpus, get_batch
 from charlm.models import CharLM, build_model, model_class, model_config
+from charlm.models.base import private_rng
 from charlm.train import TrainConfig, sequence_length
 
 # sizes from small to large: each rung takes the keys it has (context multiplies its own default)
@@ -67,18 +68,17 @@ def measure_speed(model: CharLM, corpus: Corpus, batch_size: int, steps: int = 3
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=1e-4)
     generator = torch.Generator().manual_seed(0)
-    rng = torch.get_rng_state()  # timing draws dropout masks: leave the caller's stream as it was
     model.train()
     start = 0.0
-    for i in range(steps + 1):
-        if i == 1:
-            start = time.perf_counter()
-        x, y = get_batch(corpus.train, batch_size, T, generator)
-        _, loss = model(x, y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-    torch.set_rng_state(rng)
+    with private_rng():  # timing draws dropout masks: the global stream is left as it was
+        for i in range(steps + 1):
+            if i == 1:
+                start = time.perf_counter()
+            x, y = get_batch(corpus.train, batch_size, T, generator)
+            _, loss = model(x, y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
     return steps / max(time.perf_counter() - start, 1e-9)
 
 

@@ -6,12 +6,12 @@ from collections.abc import Iterator
 from dataclasses import replace
 from types import SimpleNamespace
 
-import torch
 from threadpoolctl import ThreadpoolController
 
 from charlm.data import Corpus
 from charlm.errors import CharlmError
 from charlm.models import MODELS, build_model, model_config
+from charlm.models.base import private_rng
 from charlm.train import Progress, TrainConfig, Trainer, fresh_trainer, sequence_length
 
 # a rung written from scratch -> the PyTorch rung it is built like (each declares its twin)
@@ -35,7 +35,7 @@ def twin_settings(rung: str) -> dict:
 def _twin_settings(rung: str) -> dict:
     cls = MODELS[rung]
     smallest = {s.name: s.default if s.choices else s.low for s in cls.settings()}  # cheap to build
-    with torch.random.fork_rng():  # building draws weights; nobody else's numbers move
+    with private_rng():  # building draws weights; nobody else's numbers move
         twin = build_model(model_config(rung, chars="ab", **smallest)).torch_twin()
     own = set(smallest)
     return {s.name: getattr(twin.config, s.name) for s in MODELS[PAIRS[rung]].settings() if s.name not in own}

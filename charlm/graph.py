@@ -6,11 +6,10 @@ import subprocess
 from collections import Counter
 from dataclasses import dataclass
 
-import torch
-
 from charlm.autograd import Value, topological_order
 from charlm.data import Vocab
 from charlm.errors import CharlmError
+from charlm.models.base import private_rng
 from charlm.models.value_mlp import ValueMLP, ValueMLPConfig, value_loss, value_weights
 
 MAX_NODES = 400  # beyond this a drawing is a blur: show the counts instead
@@ -45,8 +44,7 @@ def tiny_value_mlp(
 ) -> ValueMLP:
     """A value-mlp small enough that the graph of one prediction can be drawn and read."""
     config = ValueMLPConfig(chars=chars, block_size=block_size, n_embd=n_embd, n_hidden=n_hidden)
-    with torch.random.fork_rng():  # the same seed, the same weights, and nobody else's numbers moved
-        torch.manual_seed(seed)
+    with private_rng(seed):  # the same seed, the same weights, and nobody else's numbers moved
         return ValueMLP(config)
 
 

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from charlm.data import Corpus, Split, eval_spans, eval_windows, get_batch, sample_windows
 from charlm.errors import CharlmError
-from charlm.models import CharLM, build_model, model_config
+from charlm.models import GLOBAL_RNG, CharLM, build_model, model_config
 
 OPTIMIZERS = ("adamw", "muon")  # what TrainConfig.optimizer may name
 
@@ -241,10 +241,11 @@ class Trainer:
         }
         self.step = 0
         self.generator = torch.Generator().manual_seed(config.seed)
-        torch.manual_seed(config.seed)  # dropout and initialisation draw from the global generator
         # dropout's own stream: restored before each step, so whatever draws random numbers between
         # steps (sampling, other models) changes nothing, and a resumed run repeats a straight one
-        self.torch_rng = torch.get_rng_state()
+        with GLOBAL_RNG:  # dropout and initialisation draw from the global generator
+            torch.manual_seed(config.seed)
+            self.torch_rng = torch.get_rng_state()
         self.params = [p for p in model.parameters() if p.requires_grad]  # what the optimizer moves
         self.optimizer, self.muon = self._make_optimizers()
         # with ema_decay the model holds the average; the raw weights wait here between steps
@@ -325,9 +326,10 @@ class Trainer:
             lr = self.lr_at(self._schedule_step(time.perf_counter() - start))
             x, y = get_batch(self.corpus.train, c.batch_size, self.T, self.generator)
             x, y = x.to(self.device), y.to(self.device)
-            torch.set_rng_state(self.torch_rng)
-            loss_value = self._update(x, y, lr)
-            self.torch_rng = torch.get_rng_state()
+            with GLOBAL_RNG:  # no other thread draws during the step: see GLOBAL_RNG
+                torch.set_rng_state(self.torch_rng)
+                loss_value = self._update(x, y, lr)
+                self.torch_rng = torch.get_rng_state()
             self.step += 1
             train_time += time.perf_counter() - t0
             tokens += int((y != -1).sum())
@@ -611,6 +613,7 @@ def new_trainer(text: str, mode: str, model: str, config: TrainConfig, **setting
 def fresh_trainer(corpus: Corpus, model: str, config: TrainConfig, **settings) -> Trainer:
     """A fresh model of type `model` with `settings` on a corpus already split. The same seed gives
     the same initial weights, so models built on one corpus start as each would start alone."""
-    torch.manual_seed(config.seed)
     chars, mode = corpus.vocab.chars, corpus.mode
-    return Trainer(build_model(model_config(model, chars=chars, mode=mode, **settings)), corpus, config)
+    with GLOBAL_RNG:
+        torch.manual_seed(config.seed)
+        return Trainer(build_model(model_config(model, chars=chars, mode=mode, **settings)), corpus, config)

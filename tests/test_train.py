@@ -1,6 +1,7 @@
 """charlm.train: the training loop's events, determinism, divergence, stopping, resuming and schedule."""
 
 import math
+import threading
 
 import pytest
 import torch
@@ -9,7 +10,7 @@ from conftest import NAMES, TEXT, TINY, own, tiny_model, tiny_train_config, trai
 from charlm.checkpoint import load_checkpoint, resume, save_checkpoint
 from charlm.data import Corpus
 from charlm.errors import CharlmError
-from charlm.models import MODELS
+from charlm.models import MODELS, build_model, model_config
 from charlm.sampling import sample
 from charlm.train import Trainer, evaluate, loss_metrics, new_trainer
 
@@ -42,6 +43,33 @@ def test_same_seed_gives_the_same_losses():
     assert a == b
     _, c = train_tiny("transformer", config=tiny_train_config(seed=8), **config)
     assert a != c
+
+
+def test_a_training_repeats_exactly_while_other_threads_draw_from_the_global_generator():
+    # the playground trains one session's model while others build models (a parameter count as
+    # someone types) or time steps for auto settings: all of it from torch's one global generator
+    def run() -> dict:
+        trainer = new_trainer(
+            TEXT, "text", "transformer", tiny_train_config(steps=30), n_embd=16, dropout=0.3
+        )
+        for _ in trainer.run():
+            pass
+        return weights(trainer.model)
+
+    alone, stop = run(), threading.Event()
+
+    def others():
+        while not stop.is_set():
+            build_model(model_config("mlp", chars="abc", n_hidden=64))
+
+    thread = threading.Thread(target=others)
+    thread.start()
+    try:
+        disturbed = run()
+    finally:
+        stop.set()
+        thread.join()
+    assert same_weights(alone, disturbed)
 
 
 def test_new_trainer_seeds_the_initial_weights():

@@ -4,7 +4,15 @@ What each model is (its title, description, settings and training defaults) is d
 from dataclasses import fields
 
 from charlm.errors import CharlmError
-from charlm.models.base import SETTINGS, CharLM, ModelConfig, Setting, declared_settings, lm_loss
+from charlm.models.base import (
+    GLOBAL_RNG,
+    SETTINGS,
+    CharLM,
+    ModelConfig,
+    Setting,
+    declared_settings,
+    lm_loss,
+)
 from charlm.models.bigram import BigramConfig, CountBigram, NeuralBigram, NeuralBigramConfig
 from charlm.models.mlp import MLP, MLPConfig
 from charlm.models.numpy_models import NumpyBigram, NumpyBigramConfig, NumpyMLP, NumpyMLPConfig
@@ -84,7 +92,8 @@ def check_config(config: ModelConfig) -> None:
 
 
 def build_model(config: ModelConfig) -> CharLM:
-    return model_class(config.model_type)(config)
+    with GLOBAL_RNG:  # its initial weights: see GLOBAL_RNG
+        return model_class(config.model_type)(config)
 
 
 def shown_default(s: Setting) -> str:

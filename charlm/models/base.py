@@ -108,6 +108,20 @@ def lm_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 
 EVALUATION_LOCK = threading.Lock()  # CharLM.evaluation's counts, for every model
 
+# torch's one global generator gives initial weights and dropout masks. Whoever draws from it or sets it
+# holds this lock: a training step (its dropout stream restored before and saved after) then never
+# interleaves with another thread building a model, and the same seed repeats a training exactly
+GLOBAL_RNG = threading.RLock()
+
+
+@contextmanager
+def private_rng(seed: int | None = None) -> Iterator[None]:
+    """Draw from torch's global generator alone (seeded `seed`, if given) and leave it as it was."""
+    with GLOBAL_RNG, torch.random.fork_rng():
+        if seed is not None:
+            torch.manual_seed(seed)
+        yield
+
 
 class CharLM(
     nn.Module,

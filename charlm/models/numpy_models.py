@@ -10,7 +10,7 @@ import torch
 
 from charlm.data import Corpus, get_batch
 from charlm.errors import CharlmError
-from charlm.models.base import CharLM, ModelConfig, setting, with_window
+from charlm.models.base import CharLM, ModelConfig, private_rng, setting, with_window
 from charlm.models.bigram import NeuralBigram, NeuralBigramConfig
 from charlm.models.mlp import MLP, MLPConfig
 
@@ -319,8 +319,7 @@ def checked_model(model: str | CharLM, text: str, mode: str, seed: int, settings
         text, mode, seed=seed, vocab=None if isinstance(model, str) else model.config.vocab
     )
     if isinstance(model, str):
-        with torch.random.fork_rng():  # the same seed, the same weights, and nobody else's numbers moved
-            torch.manual_seed(seed)
+        with private_rng(seed):  # the same seed, the same weights, and nobody else's numbers moved
             model = build_model(model_config(model, chars=corpus.vocab.chars, mode=mode, **settings))
     if not isinstance(model, NumpyLM):
         raise CharlmError(
