@@ -179,7 +179,7 @@ class GumbelNoise:
         """The noise (B, V) for the next character."""
         if self.used == self.size:
             u = [torch.rand(self.size, self.V, generator=g, device=self.device) for g in self.generators]
-            tiny = torch.finfo(torch.float32).tiny  # rand's 0 would give -inf + -inf = nan
+            tiny = torch.finfo(torch.float32).tiny  # rand's 0 would give -inf: a character never drawn
             self.chunk, self.used = -torch.log(-torch.log(torch.stack(u, 1).clamp_(min=tiny))), 0
         self.used += 1
         return self.chunk[self.used - 1]
