@@ -41,10 +41,9 @@ def plan_run(text, mode, model_name, budget, use_auto, keep_best, continuing, to
     if seconds == 0:  # until stopped: as many steps as allowed, no schedule to finish
         plan["steps"] = settings.MAX_STEPS
     if not use_auto or seconds is None or continuing or model_name not in MODELS:
-        return {
-            "plan": plan,
-            "auto_line": "" if use_auto else "Auto settings are off: the sliders are used as set.",
-        }
+        why = "are off" if not use_auto else "size timed runs" if seconds is None else ""
+        used = f"Auto settings {why}: the sliders are used as set." if why else ""
+        return {"plan": plan, "auto_line": used}
     names = [*TRAIN_WIDGETS, *(s.name for s in SLIDERS)]
     current = dict(zip(names, values))
     own = {s.name for s in MODELS[model_name].settings()}

@@ -226,7 +226,10 @@ def controls_panel(t: Tab) -> None:
         0.05, 1, value=1.0, step=0.05, label="Top-p", info="keep the most likely up to this much probability"
     )
     with gr.Row():
-        t.length = gr.Number(200, label="Length", precision=0, minimum=1, maximum=5000)
+        t.length = gr.Number(
+            200, label="Length", precision=0, minimum=1, maximum=5000,
+            info="characters at most; in lines mode a sample ends with its line (•)",
+        )  # fmt: skip
         t.num_samples = gr.Number(3, label="Samples", precision=0, minimum=1, maximum=20)
         t.seed = gr.Number(1337, label="Seed", precision=0, minimum=0)
     t.colour = gr.Checkbox(True, label="Colour each character by how probable the model found it")

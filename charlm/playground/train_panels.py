@@ -118,7 +118,7 @@ def results_panel(t: Tab, refs: dict) -> None:
             )
         with gr.Column(scale=2):
             t.samples = gr.Textbox(
-                label="Samples as it learns (the same seed at every evaluation)",
+                label="Samples as it learns (the same seed at every evaluation, the newest first)",
                 lines=10,
                 max_lines=10,
                 interactive=False,

@@ -24,7 +24,10 @@ def test_plan_with_a_budget_fills_the_sliders_the_person_did_not_move():
 
 def test_plan_without_auto_or_budget_leaves_every_widget():
     steps_only = budget.plan_run(NAMES, "lines", "mlp", "the steps set", True, False, False, [], *widgets())
-    assert steps_only == {"plan": {"keep_best": False, "time_budget": 0.0}, "auto_line": ""}
+    assert steps_only == {
+        "plan": {"keep_best": False, "time_budget": 0.0},
+        "auto_line": "Auto settings size timed runs: the sliders are used as set.",
+    }
     off = budget.plan_run(NAMES, "lines", "mlp", "30 s", False, True, False, [], *widgets())
     assert off["plan"]["time_budget"] == 30 and set(off) == {"plan", "auto_line"}
     forever = budget.plan_run(NAMES, "lines", "mlp", "until I stop", False, True, False, [], *widgets())
