@@ -64,8 +64,8 @@ def panel(t: Tab) -> None:
     with gr.Row():
         t.budget = gr.Dropdown(
             list(BUDGETS), value=DEFAULT_BUDGET, label="Train for", elem_id="train-budget", scale=1,
-            info="training stops cleanly when the time is up (its learning rate follows the clock, so "
-            "two timed runs differ a little)",
+            info="stops cleanly when the time is up; the learning rate follows the clock, so only "
+            "the steps set repeat a run exactly (same seed)",
         )  # fmt: skip
         t.use_auto = gr.Checkbox(
             True,

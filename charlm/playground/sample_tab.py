@@ -228,9 +228,11 @@ def controls_panel(t: Tab) -> None:
     with gr.Row():
         t.length = gr.Number(
             200, label="Length", precision=0, minimum=1, maximum=5000,
-            info="characters at most; in lines mode a sample ends with its line (•)",
+            info="at most; a line ends at •",
         )  # fmt: skip
-        t.num_samples = gr.Number(3, label="Samples", precision=0, minimum=1, maximum=20)
+        t.num_samples = gr.Number(
+            3, label="Samples", precision=0, minimum=1, maximum=20, info="made as one batch"
+        )
         t.seed = gr.Number(1337, label="Seed", precision=0, minimum=0)
     t.colour = gr.Checkbox(True, label="Colour each character by how probable the model found it")
     t.generate = gr.Button("Generate", variant="primary", elem_id="generate-button")

@@ -66,10 +66,7 @@ def text_panel(t: Tab, example_name: str, example_text: str, example_mode: str, 
         )
         t.batch_size = gr.Number(32, label="Batch size", precision=0, minimum=1, maximum=1024)
         t.lr = gr.Number(cls.default_lr, label="Learning rate", minimum=0, maximum=10, step=1e-4)
-        t.seed = gr.Number(
-            1337, label="Seed", precision=0, minimum=0,
-            info="the same seed repeats a run exactly when it trains for the steps set",
-        )  # fmt: skip
+        t.seed = gr.Number(1337, label="Seed", precision=0, minimum=0)
     budget.panel(t)
     t.continue_training = gr.Checkbox(
         False, label="Continue training this session's model (instead of starting a new one)"
