@@ -102,6 +102,22 @@ def test_the_transformers_one_position_step_matches_a_full_forward_without_biase
     torch.testing.assert_close(torch.cat(steps, 1), full, atol=1e-5, rtol=0)
 
 
+def test_a_transformers_cache_started_again_decodes_as_a_fresh_one():
+    # the sampler starts a full cache again on its own buffers and weights (new_state(previous))
+    model, _ = tiny_model("transformer", n_layer=2, block_size=12)
+    model.eval()
+    idx = some_idx(model, B=2)
+    with torch.no_grad():
+        full = model.decode(idx, model.new_state())[1]  # every position written
+        again = model.new_state(full)
+        assert again is full and again.pos == 0
+        reused = [model.decode(idx[:, 3:9], again)[0], model.decode(idx[:, 9:10], again)[0]]
+        fresh_state = model.new_state()
+        fresh = [model.decode(idx[:, 3:9], fresh_state)[0], model.decode(idx[:, 9:10], fresh_state)[0]]
+    for a, b in zip(reused, fresh):
+        torch.testing.assert_close(a, b, atol=0, rtol=0)
+
+
 def test_overlapping_readers_keep_the_model_in_evaluation_mode_until_the_last_leaves():
     # the playground reads one model from several threads: a view and the sampler at once
     model, _ = tiny_model("transformer", dropout=0.3)
