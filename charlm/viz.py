@@ -509,7 +509,8 @@ def distribution_figure(
 ) -> go.Figure:
     """The next-character distribution at temperature 1 beside the one sampled from (temperature, then
     top-k and top-p): the effect of the sliders, drawn from the `logits` (V,) the sampler saw after
-    `context` (a Token's)."""
+    `context` (a Token's). When the sliders change nothing (temperature 1, no top-k or top-p), one
+    series says so instead of two identical ones."""
     raw = next_distribution(logits, 1.0)
     used = next_distribution(logits, temperature, top_k or None, top_p)
     order = torch.argsort(raw, descending=True)[: min(n, raw.numel())].tolist()
@@ -523,15 +524,16 @@ def distribution_figure(
     if top_p is not None and top_p < 1:
         filters.append(f"top-p {top_p:g}")
     fig = go.Figure()
-    fig.add_bar(
-        x=x, y=[float(raw[i]) for i in order], name="the model (temperature 1)", marker_color="#9ab8dd"
-    )
-    fig.add_bar(
-        x=x,
-        y=[float(used[i]) for i in order],
-        name="sampled from (" + ", ".join(filters) + ")",
-        marker_color="#e8590c",
-    )
+    same = torch.allclose(raw, used)
+    model = "the model, sampled from as it is (temperature 1)" if same else "the model (temperature 1)"
+    fig.add_bar(x=x, y=[float(raw[i]) for i in order], name=model, marker_color="#9ab8dd")
+    if not same:
+        fig.add_bar(
+            x=x,
+            y=[float(used[i]) for i in order],
+            name="sampled from (" + ", ".join(filters) + ")",
+            marker_color="#e8590c",
+        )
     if chosen is not None:
         fig.add_annotation(
             x=escape(names[chosen]), y=float(max(raw[chosen], used[chosen])), text="written", showarrow=True

@@ -317,6 +317,9 @@ def test_distribution_figure_shows_the_filtered_distribution_beside_the_raw_one(
     assert list(used.y) == pytest.approx(expected[order].tolist())
     greedy = viz.distribution_figure(vocab, logits, "the c", temperature=0)
     assert sorted(greedy.data[1].y)[-2:] == [0.0, 1.0]
+    (unfiltered,) = viz.distribution_figure(vocab, logits, "the c", temperature=1.0, top_p=1.0, n=50).data
+    assert unfiltered.name == "the model, sampled from as it is (temperature 1)"
+    assert list(unfiltered.y) == list(raw.y)
 
 
 def test_sample_html_escapes_every_character_and_marks_the_chosen_position():
