@@ -540,6 +540,7 @@ def distribution_figure(
         )
     where = f"after “{escape(context_tail(vocab, context))}”" if context else "at the start"
     character_bars_layout(fig, f"Next character {where}", 330, "probability")
+    fig.update_layout(showlegend=True)  # also for one series: its name says it is what was sampled
     return fig
 
 

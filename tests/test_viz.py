@@ -319,6 +319,7 @@ def test_distribution_figure_shows_the_filtered_distribution_beside_the_raw_one(
     assert sorted(greedy.data[1].y)[-2:] == [0.0, 1.0]
     (unfiltered,) = viz.distribution_figure(vocab, logits, "the c", temperature=1.0, top_p=1.0, n=50).data
     assert unfiltered.name == "the model, sampled from as it is (temperature 1)"
+    assert viz.distribution_figure(vocab, logits, "the c", temperature=1.0).layout.showlegend  # named
     assert list(unfiltered.y) == list(raw.y)
 
 
