@@ -185,16 +185,25 @@ class GumbelNoise:
         return self.chunk[self.used - 1]
 
 
-def stream(model: CharLM, prompt: str = "", *, alternatives: int = 5, **options) -> Iterator[Token]:
+def stream(
+    model: CharLM,
+    prompt: str = "",
+    *,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    alternatives: int = 5,
+    **options,
+) -> Iterator[Token]:
     """Generate up to `length` characters after `prompt`, yielding each as it is made, with why.
 
     In lines mode generation starts at the boundary token and stops when the model produces it, after
     yielding it as a Token with char "" (so the end of a line can be explained like any character).
-    Takes `generate`'s options (temperature, top_k, top_p, length, seed, use_cache).
+    Takes `generate`'s other options (length, seed, use_cache).
     """
     vocab = model.config.vocab
-    filters = {k: options[k] for k in ("temperature", "top_k", "top_p") if k in options}
-    for nxt, last in generate(model, prompt, 1, **options):
+    filters = dict(temperature=temperature, top_k=top_k, top_p=top_p)
+    for nxt, last in generate(model, prompt, 1, **filters, **options):
         used = next_distribution(last[0], **filters)
         yield explain_token(vocab, int(nxt[0]), last[0], used, alternatives)
 

@@ -524,7 +524,7 @@ def distribution_figure(
     if top_p is not None and top_p < 1:
         filters.append(f"top-p {top_p:g}")
     fig = go.Figure()
-    same = torch.allclose(raw, used)
+    same = temperature == 1 and not top_k and (top_p is None or top_p >= 1)  # the sliders change nothing
     model = "the model, sampled from as it is (temperature 1)" if same else "the model (temperature 1)"
     fig.add_bar(x=x, y=[float(raw[i]) for i in order], name=model, marker_color="#9ab8dd")
     if not same:
