@@ -29,19 +29,20 @@ class Token:
 
 
 def explain_token(
-    vocab: Vocab, chosen: int, logits: torch.Tensor, used: torch.Tensor, alternatives: int = 5
+    vocab: Vocab, chosen: int, logits: torch.Tensor, used: torch.Tensor | None = None, alternatives: int = 5
 ) -> Token:
     """The Token for writing `chosen`, given the model's `logits` (V,) and the distribution `used` to
-    sample it (after temperature, top-k and top-p)."""
+    sample it (after temperature, top-k and top-p; None: the model's own, temperature 1 unfiltered)."""
     logits = logits.float().cpu()
     probs = torch.softmax(logits, dim=-1)
     top = torch.topk(probs, min(alternatives, probs.numel()))
+    # as lists: a tensor's elements one at a time cost a few microseconds each, per character
+    prob = probs.tolist()[chosen]
     return Token(
         chosen,
         vocab.decode([chosen]),
-        float(probs[chosen]),
-        float(used[chosen]),
-        # as lists: a tensor's elements one at a time cost a few microseconds each, per character
+        prob,
+        prob if used is None else used.tolist()[chosen],
         [(vocab.label(i), p) for p, i in zip(top.values.tolist(), top.indices.tolist())],
         logits,
     )
@@ -203,8 +204,9 @@ def stream(
     """
     vocab = model.config.vocab
     filters = dict(temperature=temperature, top_k=top_k, top_p=top_p)
+    as_is = temperature == 1 and not top_k and (top_p is None or top_p >= 1)  # nothing reshapes it
     for nxt, last in generate(model, prompt, 1, **filters, **options):
-        used = next_distribution(last[0], **filters)
+        used = None if as_is else next_distribution(last[0], **filters)
         yield explain_token(vocab, int(nxt[0]), last[0], used, alternatives)
 
 

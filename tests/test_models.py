@@ -108,7 +108,9 @@ def test_a_transformers_cache_started_again_decodes_as_a_fresh_one():
     model.eval()
     idx = some_idx(model, B=2)
     with torch.no_grad():
-        full = model.decode(idx, model.new_state())[1]  # every position written
+        full = model.decode(idx[:, :3], model.new_state())[1]
+        for t in range(3, 12):  # every position written, the last nine one at a time (the step's views)
+            model.decode(idx[:, t : t + 1], full)
         again = model.new_state(full)
         assert again is full and again.pos == 0
         reused = [model.decode(idx[:, 3:9], again)[0], model.decode(idx[:, 9:10], again)[0]]

@@ -121,6 +121,15 @@ def test_temperature_sharpens_and_flattens():
     assert torch.equal(next_distribution(logits, temperature=0), torch.tensor([1.0, 0, 0, 0, 0]))
 
 
+
+@pytest.mark.parametrize("settings", [{}, {"top_p": 1.0}, {"top_k": 0}, {"temperature": 0.7}, {"top_p": 0.8}])
+def test_each_character_reports_the_probability_it_was_sampled_with(trained, settings):
+    for t in stream(trained, "the", length=12, seed=0, **settings):
+        expected = next_distribution(t.logits, **settings)[t.id]
+        assert t.sampled_prob == pytest.approx(float(expected), abs=1e-6)
+        assert t.prob == pytest.approx(float(torch.softmax(t.logits, -1)[t.id]), abs=1e-6)
+
+
 def test_samples_follow_the_model_distribution():
     model, _ = tiny_model("neural-bigram", "ab" * 20)
     with torch.no_grad():

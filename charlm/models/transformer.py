@@ -28,34 +28,40 @@ class TransformerConfig(ModelConfig):
 SQRT_HALF = math.sqrt(0.5)
 
 
-def linear(x: torch.Tensor, weight_t: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-    """x (B, in) @ weight_t (in, out) + bias: F.linear with the weight stored transposed."""
-    return x @ weight_t if bias is None else torch.addmm(bias, x, weight_t)
-
-
 class KVCache:
-    """Keys and values of every position seen so far: per layer, a buffer (B, nh, block_size, hs) of
-    keys and one of values, allocated at the first call, of which the first `pos` positions are
-    written. Writing into a buffer, not concatenating, keeps each new character's step O(1) in copying
-    (and makes the cache a tool for decoding without gradients: sampling)."""
+    """Keys and values of every position seen so far: per layer, one buffer (B, 2, nh, block_size, hs)
+    holding the keys [:, 0] and the values [:, 1], allocated at the first call, of which the first `pos`
+    positions are written. Writing into a buffer, not concatenating, keeps each new character's step
+    O(1) in copying (and makes the cache a tool for decoding without gradients: sampling)."""
 
     def __init__(self, weights: tuple = ()):
         self.weights = weights  # a copy of the model's weights for its one-position step
-        self.keys: list[torch.Tensor] = []
-        self.values: list[torch.Tensor] = []
+        self.buffers: list[torch.Tensor] = []
+        self.views: list[list[tuple[torch.Tensor, ...]]] = []  # at(P)'s, made once per position
         self.pos = 0  # how many positions the cache holds
 
     def allocate(self, n_layer: int, shape: tuple[int, ...], like: torch.Tensor) -> None:
-        self.keys = [like.new_empty(shape) for _ in range(n_layer)]
-        self.values = [like.new_empty(shape) for _ in range(n_layer)]
+        """Buffers for keys and values of `shape` (B, nh, block_size, hs) each, per layer."""
+        B, nh, L, hs = shape
+        self.buffers = [like.new_empty(B, 2, nh, L, hs) for _ in range(n_layer)]
+        self.views = []
 
-    def append(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Write the new keys and values k, v (B, nh, T, hs) at positions pos.. of the layer; return its
-        keys and values so far (B, nh, pos + T, hs). `pos` moves on once every layer has written."""
-        T, P = k.size(2), self.pos
-        self.keys[layer].narrow(2, P, T).copy_(k)
-        self.values[layer].narrow(2, P, T).copy_(v)
-        return self.keys[layer].narrow(2, 0, P + T), self.values[layer].narrow(2, 0, P + T)
+    def append(self, layer: int, kv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Write the new keys and values kv (B, 2, nh, T, hs) at positions pos.. of the layer; return its
+        keys and values so far, (B, nh, pos + T, hs) each. `pos` moves on once every layer has written."""
+        T, P, buffer = kv.size(3), self.pos, self.buffers[layer]
+        buffer.narrow(3, P, T).copy_(kv)
+        return buffer.narrow(3, 0, P + T).unbind(1)
+
+    def at(self, P: int) -> list[tuple[torch.Tensor, ...]]:
+        """Per layer, (the slot (B, 2, nh, 1, hs) for position P's key and value, the keys up to P, the
+        values up to P): views of the buffers, made the first time a position is decoded and looked up
+        after, since a restarted cache passes the same positions again (each view costs a microsecond
+        and a step takes a dozen of them)."""
+        while len(self.views) <= P:
+            p = len(self.views)
+            self.views.append([(b.narrow(3, p, 1), *b.narrow(3, 0, p + 1).unbind(1)) for b in self.buffers])
+        return self.views[P]
 
 
 class CausalSelfAttention(nn.Module):
@@ -70,13 +76,13 @@ class CausalSelfAttention(nn.Module):
     def forward(self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:
         B, T, C = x.shape
         qkv = (
-            self.c_attn(x).view(B, T, 3, self.n_head, C // self.n_head).permute(2, 0, 3, 1, 4)
-        )  # (3, B, nh, T, hs)
-        q, k, v = qkv.unbind(0)
+            self.c_attn(x).view(B, T, 3, self.n_head, C // self.n_head).permute(0, 2, 3, 1, 4)
+        )  # (B, 3, nh, T, hs)
+        q, k, v = qkv.unbind(1)
         mask, causal = None, True
         if cache is not None:
             P = cache.pos
-            k, v = cache.append(layer, k, v)
+            k, v = cache.append(layer, qkv[:, 1:])
             # with positions already cached, query i (at position P + i) sees keys 0..P + i; one new
             # query sees every key, so it needs no mask
             causal = P == 0
@@ -137,7 +143,7 @@ class Transformer(CharLM):
         start = 0 if state is None else state.pos
         if start + T > self.config.block_size:
             raise ValueError(f"{start + T} positions exceed block_size {self.config.block_size}")
-        if state is not None and not state.keys:
+        if state is not None and not state.buffers:
             c = self.config
             state.allocate(c.n_layer, (B, c.n_head, c.block_size, c.n_embd // c.n_head), self.wte.weight)
         if T == 1 and start > 0 and not self.training:
@@ -156,47 +162,60 @@ class Transformer(CharLM):
         """The logits (B, V) after one more character idx (B,) per row, in eval mode, without gradients:
         the blocks' own arithmetic written out as functional calls on the cache's copy of the weights, on
         (B, C) rather than (B, 1, C). When sampling, this step is nearly all the time, and on this
-        model's small matrices the module calls, reshapes and no-op dropouts of the general path cost
-        more than the matmuls (bench/sampling_speed.py)."""
+        model's small matrices each operation's fixed cost is a large part of it: the module calls,
+        reshapes and no-op dropouts of the general path cost more than the matmuls
+        (bench/sampling_speed.py), so this path has as few operations as it can."""
         C, nh, P = self.config.n_embd, self.config.n_head, cache.pos
-        B = idx.size(0)
-        wte, wpe, ln_f, head, layers = cache.weights
-        x = F.embedding(idx, wte) + wpe[P]  # (B, C)
-        for i, (ln_1, c_attn, c_proj, ln_2, fc, proj) in enumerate(layers):
-            q, k, v = linear(torch.layer_norm(x, (C,), *ln_1), *c_attn).view(B, 3, nh, 1, C // nh).unbind(1)
-            y = F.scaled_dot_product_attention(q, *cache.append(i, k, v))  # (B, nh, 1, hs)
-            x = x + linear(y.view(B, C), *c_proj)
+        B, shape = idx.size(0), (C,)
+        wte, wpe, (ln_f_w, ln_f_b), head, layers = cache.weights
+        x = torch.embedding(wte, idx).add_(wpe[P])  # (B, C)
+        for weights, (slot, k, v) in zip(layers, cache.at(P)):
+            ln_1w, ln_1b, attn_w, attn_b, proj_w, proj_b, ln_2w, ln_2b, fc_w, fc_b, out_w, out_b = weights
+            qkv = torch.addmm(attn_b, torch.layer_norm(x, shape, ln_1w, ln_1b), attn_w)
+            qkv = qkv.view(B, 3, nh, 1, C // nh)
+            slot.copy_(qkv[:, 1:])  # this position's key and value, into the cache
+            y = F.scaled_dot_product_attention(qkv[:, 0], k, v)  # (B, nh, 1, hs)
+            x = torch.addmm(proj_b, y.view(B, C), proj_w).add_(x)
             # GELU(h) = h/2 (1 + erf(h/sqrt 2)) as z (1 + erf(z)) with z = h/sqrt 2, whose two scales the
             # copies of fc and proj carry: two operations, where F.gelu costs as much as five
-            z = linear(torch.layer_norm(x, (C,), *ln_2), *fc)
-            x = x + linear(torch.addcmul(z, z, torch.erf(z)), *proj)
-        return linear(torch.layer_norm(x, (C,), *ln_f), *head)
+            z = torch.addmm(fc_b, torch.layer_norm(x, shape, ln_2w, ln_2b), fc_w)
+            x = torch.addmm(out_b, torch.addcmul(z, z, torch.erf(z)), out_w).add_(x)
+        return torch.layer_norm(x, shape, ln_f_w, ln_f_b) @ head
 
     def _weights(self) -> tuple:
         """A copy of the weights for `_step`, made once per cache (looked up through the modules at every
         step, they cost a tenth of it), so that a cache always pairs with the weights it was made with:
-        the linear layers' weights transposed to (in, out), which one row at a time reads about a third
-        faster, and (weight, bias) of the LayerNorms. The MLP's two are scaled for `_step`'s GELU: its
-        first layer's outputs by 1/sqrt 2, its second layer's weights by 1/2 * sqrt 2 = 1/sqrt 2."""
+        per layer one flat tuple of LayerNorm weight and bias and linear weight and bias, the linear
+        layers' weights transposed to (in, out), which one row at a time reads about a third faster, and
+        every bias there, zeros where the model has none (one torch.addmm serves either way). The MLP's
+        two are scaled for `_step`'s GELU: its first layer's outputs by 1/sqrt 2, its second layer's
+        weights by 1/2 * sqrt 2 = 1/sqrt 2."""
         with torch.no_grad():
-            copy = lambda t, scale=1.0: None if t is None else t.detach() * scale  # noqa: E731
-            norm = lambda m: (copy(m.weight), copy(m.bias))  # noqa: E731
-            lin = lambda m, scale=1.0, bias_scale=1.0: (  # noqa: E731
-                copy(m.weight, scale).t().contiguous(),
-                copy(m.bias, bias_scale),
-            )
+            norm = lambda m: (m.weight.detach().clone(), None if m.bias is None else m.bias.detach().clone())  # noqa: E731
+
+            def lin(m: nn.Linear, scale: float = 1.0, bias_scale: float = 1.0) -> tuple:
+                bias = torch.zeros(m.out_features) if m.bias is None else m.bias.detach() * bias_scale
+                return (m.weight.detach() * scale).t().contiguous(), bias.to(m.weight)
+
             layers = [
                 (
-                    norm(b.ln_1),
-                    lin(b.attn.c_attn),
-                    lin(b.attn.c_proj),
-                    norm(b.ln_2),
-                    lin(b.mlp[0], SQRT_HALF, SQRT_HALF),
-                    lin(b.mlp[2], SQRT_HALF),
+                    *norm(b.ln_1),
+                    *lin(b.attn.c_attn),
+                    *lin(b.attn.c_proj),
+                    *norm(b.ln_2),
+                    *lin(b.mlp[0], SQRT_HALF, SQRT_HALF),
+                    *lin(b.mlp[2], SQRT_HALF),
                 )
                 for b in self.h
             ]
-            return copy(self.wte.weight), copy(self.wpe.weight), norm(self.ln_f), lin(self.lm_head), layers
+            head = self.lm_head.weight.detach().t().contiguous()
+            return (
+                self.wte.weight.detach().clone(),
+                self.wpe.weight.detach().clone(),
+                norm(self.ln_f),
+                head,
+                layers,
+            )
 
     def new_state(self, previous: KVCache | None = None) -> KVCache:
         if previous is not None:  # its buffers and its copy of the weights serve again
