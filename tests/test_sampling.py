@@ -121,7 +121,6 @@ def test_temperature_sharpens_and_flattens():
     assert torch.equal(next_distribution(logits, temperature=0), torch.tensor([1.0, 0, 0, 0, 0]))
 
 
-
 @pytest.mark.parametrize("settings", [{}, {"top_p": 1.0}, {"top_k": 0}, {"temperature": 0.7}, {"top_p": 0.8}])
 def test_each_character_reports_the_probability_it_was_sampled_with(trained, settings):
     for t in stream(trained, "the", length=12, seed=0, **settings):
