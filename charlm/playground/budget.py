@@ -7,10 +7,12 @@ import gradio as gr
 from charlm import viz
 from charlm.auto import auto_settings
 from charlm.data import Corpus
+from charlm.errors import CharlmError
 from charlm.models import MODELS
 from charlm.playground import settings
-from charlm.playground.common import Tab, check_text, shows_errors
+from charlm.playground.common import Tab, check_text, real, shows_errors
 from charlm.playground.session import Workspace
+from charlm.train import OPTIMIZERS
 
 BUDGETS = {"15 s": 15, "30 s": 30, "1 min": 60, "5 min": 300, "until I stop": 0, "the steps set": None}
 DEFAULT_BUDGET = "30 s"
@@ -28,16 +30,25 @@ def touch(touched: list[str] | None, name: str) -> list[str]:
 
 
 @shows_errors
-def plan_run(text, mode, model_name, budget, use_auto, keep_best, continuing, touched, *values) -> dict:
+def plan_run(
+    text, mode, model_name, budget, use_auto, keep_best, continuing, touched, optimizer, target_loss, *values
+) -> dict:
     """What a click on Train will do, before it trains: with a budget and auto on, the settings auto
     picks for this text and time go into the widgets the person did not move (shown in the auto line);
-    the plan (time budget, keep-best, patience, evaluation) goes to the trainer.
+    the plan (time budget, keep-best, optimizer, target loss, patience, evaluation) goes to the trainer.
 
     `values` are the steps, batch size and learning rate, then the model's sliders (SLIDERS' order)."""
     from charlm.playground.train_tab import SLIDERS  # the sliders' order is the Train tab's
 
     seconds = budget_seconds(budget)
-    plan = {"keep_best": bool(keep_best), "time_budget": float(seconds or 0)}
+    if optimizer not in OPTIMIZERS:
+        raise CharlmError(f"unknown optimizer {optimizer!r}; choose one of: {', '.join(OPTIMIZERS)}.")
+    plan = {
+        "keep_best": bool(keep_best),
+        "time_budget": float(seconds or 0),
+        "optimizer": optimizer,
+        "target_loss": real(target_loss or 0, "the validation loss to stop at", 0, 100),
+    }
     if seconds == 0:  # until stopped: as many steps as allowed, no schedule to finish
         plan["steps"] = settings.MAX_STEPS
     if not use_auto or seconds is None or continuing or model_name not in MODELS:

@@ -68,6 +68,7 @@ def text_panel(t: Tab, example_name: str, example_text: str, example_mode: str, 
         t.lr = gr.Number(cls.default_lr, label="Learning rate", minimum=0, maximum=10, step=1e-4)
         t.seed = gr.Number(1337, label="Seed", precision=0, minimum=0)
     budget.panel(t)
+    optimizer_panel(t)
     t.continue_training = gr.Checkbox(
         False, label="Continue training this session's model (instead of starting a new one)"
     )
@@ -75,6 +76,29 @@ def text_panel(t: Tab, example_name: str, example_text: str, example_mode: str, 
     with gr.Row():
         t.start = gr.Button("Train", variant="primary", elem_id="train-button")
         t.stop = gr.Button("Stop", variant="stop", elem_id="stop-button")
+
+
+def optimizer_panel(t: Tab) -> None:
+    """The optimizer and the target loss: training settings the command line has as --optimizer and
+    --target-loss, shown for the models that train by gradient descent with PyTorch's optimizers."""
+    with gr.Row() as t.optimizer_row:
+        t.optimizer = gr.Radio(
+            [("AdamW", "adamw"), ("Muon", "muon")],
+            value="adamw",
+            label="Optimizer",
+            info="Muon: the hidden matrices' steps orthogonalised (Newton-Schulz), AdamW for embeddings, "
+            "output, biases and norms; the same learning rate",
+            elem_id="train-optimizer",
+            scale=2,
+        )
+        t.target_loss = gr.Number(
+            0,
+            label="Stop at validation loss",
+            info="0: off. Else training stops at the first evaluation at or under it (the whole split decides)",
+            minimum=0,
+            elem_id="target-loss",
+            scale=2,
+        )
 
 
 def fill_on_load(t: Tab, demo: gr.Blocks) -> None:

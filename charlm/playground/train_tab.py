@@ -82,6 +82,10 @@ def choose_model(name: str) -> dict:
         )
     updates.update(steps=cls.default_steps, batch_size=cls.playground_batch_size or 32, lr=cls.default_lr)
     updates["train_settings"] = gr.update(visible=not cls.trained_by_counting)
+    by_torch = not (cls.trained_by_counting or cls.trains_itself)  # what PyTorch's optimizers train
+    updates["optimizer_row"] = gr.update(visible=by_torch)
+    if not by_torch:
+        updates["optimizer"] = "adamw"  # the only one such a model takes (the plan hands it on)
     return updates
 
 
@@ -155,7 +159,13 @@ def make_trainer(
         steps = plan.pop("steps")
     if continue_training:
         trainer = continued_trainer(ws, text, mode, steps, batch_size, lr, seed)
-        for key in ("time_budget", "keep_best"):
+        chosen, kept = plan.get("optimizer", trainer.config.optimizer), trainer.config.optimizer
+        if chosen != kept:
+            raise CharlmError(
+                f"this session's model was trained with {kept}, and continuing goes on with its optimizer's "
+                f"state; choose {kept}, or untick 'Continue training' to start a new model with {chosen}."
+            )
+        for key in ("time_budget", "keep_best", "target_loss"):
             setattr(trainer.config, key, plan.get(key, getattr(trainer.config, key)))
         return trainer, list(ws.history), f"continued here from {ws.source}"
     chosen = model_settings_from(model_name, values)
@@ -314,6 +324,7 @@ def wire(t: Tab, ws: gr.State, session: gr.Markdown) -> None:
     on(t.mode.change, **described)
     chosen = {"about": t.about, **{s.name: c for s, c in zip(SLIDERS, t.settings)}}
     chosen.update(steps=t.steps, batch_size=t.batch_size, lr=t.lr, train_settings=t.train_settings)
+    chosen.update(optimizer_row=t.optimizer_row, optimizer=t.optimizer)
     on(on(t.model.change, choose_model, t.model, chosen, api_visibility="undocumented").then, **described)
     for widget in t.settings:
         on(settled(widget), **described)
@@ -351,7 +362,8 @@ def wire_train(t: Tab, ws: gr.State, session: gr.Markdown) -> None:
         ws=ws, session=session, progress=t.progress, loss=t.loss, samples=t.samples, metrics=t.metrics,
         warnings=t.warnings,
     )  # fmt: skip
-    plan_inputs = [t.text, t.mode, t.model, t.budget, t.use_auto, t.keep_best, t.continue_training, t.touched]
+    plan_inputs = [t.text, t.mode, t.model, t.budget, t.use_auto, t.keep_best, t.continue_training, t.touched,
+                   t.optimizer, t.target_loss]  # fmt: skip
     # Enter in a number field trains, as the button does
     starts = [t.start.click, *(w.submit for w in (t.steps, t.batch_size, t.lr, t.seed))]
     armed = gr.on(starts, arm_stop, None, None, queue=False, api_visibility="undocumented")

@@ -1,6 +1,7 @@
 """The Train tab's time budget, auto settings and run history: handlers called directly, and the
 running app's /ladder through gradio_client (a ladder fills the table; two sessions keep their own)."""
 
+import gradio as gr
 import pytest
 from playground_helpers import NAMES, client, trained, values
 
@@ -16,22 +17,39 @@ def widgets(**overrides) -> list:
 
 
 def test_plan_with_a_budget_fills_the_sliders_the_person_did_not_move():
-    plan = budget.plan_run(NAMES, "lines", "mlp", "15 s", True, True, False, ["n_embd"], *widgets())
+    plan = budget.plan_run(
+        NAMES, "lines", "mlp", "15 s", True, True, False, ["n_embd"], "adamw", 0, *widgets()
+    )
     assert plan["plan"]["time_budget"] == 15 and plan["plan"]["keep_best"] is True
     assert plan["auto_line"].startswith("auto: ") and "(yours: n_embd)" in plan["auto_line"]
     assert "n_embd" not in plan and {"n_hidden", "steps", "lr"} <= set(plan)  # moved by hand: left alone
 
 
 def test_plan_without_auto_or_budget_leaves_every_widget():
-    steps_only = budget.plan_run(NAMES, "lines", "mlp", "the steps set", True, False, False, [], *widgets())
+    steps_only = budget.plan_run(
+        NAMES, "lines", "mlp", "the steps set", True, False, False, [], "adamw", 0, *widgets()
+    )
     assert steps_only == {
-        "plan": {"keep_best": False, "time_budget": 0.0},
+        "plan": {"keep_best": False, "time_budget": 0.0, "optimizer": "adamw", "target_loss": 0.0},
         "auto_line": "Auto settings size timed runs: the sliders are used as set.",
     }
-    off = budget.plan_run(NAMES, "lines", "mlp", "30 s", False, True, False, [], *widgets())
+    off = budget.plan_run(NAMES, "lines", "mlp", "30 s", False, True, False, [], "adamw", 0, *widgets())
     assert off["plan"]["time_budget"] == 30 and set(off) == {"plan", "auto_line"}
-    forever = budget.plan_run(NAMES, "lines", "mlp", "until I stop", False, True, False, [], *widgets())
+    forever = budget.plan_run(
+        NAMES, "lines", "mlp", "until I stop", False, True, False, [], "adamw", 0, *widgets()
+    )
     assert forever["plan"]["time_budget"] == 0 and forever["plan"]["steps"] > 1000
+
+
+def test_the_plan_carries_the_optimizer_and_target_loss_and_refuses_bad_ones():
+    chosen = budget.plan_run(NAMES, "lines", "mlp", "15 s", False, True, False, [], "muon", 1.9, *widgets())
+    assert chosen["plan"]["optimizer"] == "muon" and chosen["plan"]["target_loss"] == 1.9
+    empty = budget.plan_run(NAMES, "lines", "mlp", "15 s", False, True, False, [], "adamw", None, *widgets())
+    assert empty["plan"]["target_loss"] == 0.0  # an emptied field: off
+    with pytest.raises(gr.Error, match="unknown optimizer 'sgd'; choose one of: adamw, muon"):
+        budget.plan_run(NAMES, "lines", "mlp", "15 s", False, True, False, [], "sgd", 0, *widgets())
+    with pytest.raises(gr.Error, match="validation loss to stop at must be a number from 0 to 100"):
+        budget.plan_run(NAMES, "lines", "mlp", "15 s", False, True, False, [], "adamw", -1, *widgets())
 
 
 def test_a_plan_reaches_the_trainer():

@@ -69,6 +69,9 @@ def test_choose_model_shows_exactly_the_settings_the_model_uses_and_its_defaults
     shown = {s.name for s in SLIDERS if updates[s.name]["visible"]}
     assert shown == set(own_defaults(name))
     assert updates["train_settings"]["visible"] == (name != "bigram")  # counting: no steps or lr
+    by_torch = not (MODELS[name].trained_by_counting or MODELS[name].trains_itself)
+    assert updates["optimizer_row"]["visible"] == by_torch  # Muon or AdamW: PyTorch's optimizers only
+    assert updates.get("optimizer", "adamw") == "adamw"
     chosen = [updates[s.name].get("value") for s in SLIDERS]
     assert "parameters**" in describe(NAMES, "lines", name, *chosen)["params"]
 
@@ -164,6 +167,43 @@ def test_continuing_trains_a_copy_and_leaves_the_earlier_session_intact(ws):
     assert len(new.history) == len(ws.history) + 15
     assert ws.trainer.step == step and all(torch.equal(a, b) for a, b in zip(before, params(ws.model)))
     assert "continued here from trained here" in new.source
+
+
+def plan(**choices) -> dict:
+    """What budget.plan_run hands the training for "the steps set", with these choices."""
+    return {"keep_best": False, "time_budget": 0.0, "optimizer": "adamw", "target_loss": 0.0, **choices}
+
+
+def test_muon_chosen_on_the_page_trains_is_saved_and_continues():
+    ws = trained(model="transformer", steps=6, plan=plan(optimizer="muon"))[-1]["ws"]
+    assert ws.trainer.config.optimizer == "muon" and ws.trainer.muon is not None
+    assert ws.as_checkpoint().train_config.optimizer == "muon"  # what Save writes
+    sliders = dict(zip([s.name for s in SLIDERS], values()))
+    go_on = (ws, NAMES, "lines", "transformer", True, 4, 16, 1e-2, 3, sliders, plan(optimizer="muon"))
+    resumed, _, _ = train_tab.make_trainer(*go_on)
+
+    def moments(trainer):
+        return [trainer.muon.state[p]["momentum_buffer"] for p in trainer.muon.param_groups[0]["params"]]
+
+    assert resumed.step == 6 and len(moments(resumed)) == len(moments(ws.trainer)) > 0
+    assert all(torch.equal(a, b) for a, b in zip(moments(resumed), moments(ws.trainer)))  # carried on
+    assert list(resumed.run())[-1].step == 10
+
+
+def test_continuing_with_another_optimizer_is_refused_and_the_session_keeps_its_model(ws):
+    before = params(ws.model)
+    with pytest.raises(gr.Error, match="trained with adamw.*choose adamw, or untick 'Continue training'"):
+        trained(ws=ws, continue_training=True, plan=plan(optimizer="muon"))
+    assert all(torch.equal(a, b) for a, b in zip(before, params(ws.model)))
+
+
+def test_a_target_loss_set_on_the_page_stops_at_the_first_evaluation_at_or_under_it():
+    final = trained(model="mlp", steps=300, plan=plan(target_loss=50.0))[-1]  # any loss is under 50
+    trainer = final["ws"].trainer
+    assert trainer.stopped_by == "target loss" and trainer.step == 1  # the first evaluation: step 1
+    assert "target loss" in final["progress"]
+    never = trained(model="mlp", steps=12, plan=plan(target_loss=0.01))[-1]["ws"].trainer
+    assert never.step == 12 and never.stopped_by == ""
 
 
 def test_continuing_refuses_a_text_with_new_characters_and_a_different_mode(ws):
