@@ -7,7 +7,9 @@
    (charlm.recipes.speedrun_transformer), its wall time, and the whole validation split measured
    afterwards by `python -m charlm eval`.
 
-    python bench/speedrun.py [--only plain charlm speedrun] [--steps 2000] [--rounds 1] [--extra ...]
+    python bench/speedrun.py [--only plain charlm speedrun] [--steps 2000] [--rounds 1] [--device cpu] [--extra ...]
+
+On a CUDA GPU: python bench/speedrun.py --only speedrun --device cuda --extra --precision bf16 --compile
 """
 
 import argparse
@@ -42,11 +44,11 @@ def options(settings: dict) -> list[str]:
     return [a for k, v in settings.items() for a in ("--" + k.replace("_", "-"), str(v))]
 
 
-def charlm_train(path: Path, out: Path, settings: dict, extra: list[str]) -> dict:
+def charlm_train(path: Path, out: Path, settings: dict, extra: list[str], device: str = "cpu") -> dict:
     """The whole `train` command, timed from outside; its metrics.json; the whole validation split by
     `charlm eval` on the held-out tenth of the text."""
     argv = [sys.executable, "-m", "charlm", "train", str(path), "--model", "transformer", "--out", str(out)]
-    wall, _ = timed(argv + ["--device", "cpu"] + options(settings) + extra)
+    wall, _ = timed(argv + ["--device", device] + options(settings) + extra)
     metrics = json.loads((out / "metrics.json").read_text())
     text = path.read_text()
     val = out.parent / "val.txt"  # charlm's text-mode split: the last tenth of the characters
@@ -65,6 +67,7 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", default=["plain", "charlm", "speedrun"])
     parser.add_argument("--steps", type=int, default=BABY_GPT_TRAINING["steps"])
     parser.add_argument("--rounds", type=int, default=1, help="plain loop and charlm, alternately")
+    parser.add_argument("--device", default="cpu", help="where charlm's speed run trains (cpu, cuda)")
     parser.add_argument(
         "--extra", nargs=argparse.REMAINDER, default=[], help="more options for the speed run"
     )
@@ -109,7 +112,7 @@ def main() -> None:
     if "speedrun" in args.only:
         model, training = speedrun_transformer(len(path.read_text()))
         m = charlm_train(
-            path, tmp / "speedrun", {**model, **training}, ["--target-loss", "1.88"] + args.extra
+            path, tmp / "speedrun", {**model, **training}, ["--target-loss", "1.88"] + args.extra, args.device
         )
         print(
             f"speed run: {m['wall']:.1f} s for the whole command, target reached at step "

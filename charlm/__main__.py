@@ -24,7 +24,7 @@ from charlm.models import (
 )
 from charlm.sampling import sample, stream
 from charlm.tokens import open_corpus
-from charlm.train import OPTIMIZERS, TrainConfig, Trainer, evaluate, fresh_trainer, loss_metrics
+from charlm.train import OPTIMIZERS, PRECISIONS, TrainConfig, Trainer, evaluate, fresh_trainer, loss_metrics
 
 
 def model_options() -> dict[str, tuple]:
@@ -70,6 +70,13 @@ TRAIN_OPTIONS = {
     ),
     "seed": (int, "random seed: the same seed gives the same numbers"),
     "device": (str, "auto, cpu, cuda or mps"),
+    "precision": (
+        str,
+        "bf16: the training forward pass under autocast in bfloat16, for GPUs with fast bf16 (weights "
+        "and evaluation stay float32)",
+        PRECISIONS,
+    ),
+    "compile": (bool, "compile the training forward pass with torch.compile (the first step waits for it)"),
 }
 
 
@@ -79,6 +86,9 @@ def add_options(
     group = parser.add_argument_group(title)
     for name, (kind, text, *choices) in options.items():
         default = None if name in ("lr", "steps") else getattr(defaults, name, None)  # each model's own
+        if kind is bool:  # --compile / --no-compile
+            group.add_argument("--" + name, action=argparse.BooleanOptionalAction, default=None, help=text)
+            continue
         group.add_argument(
             "--" + name.replace("_", "-"),
             type=kind,

@@ -15,6 +15,7 @@ from charlm.errors import CharlmError
 from charlm.models import GLOBAL_RNG, CharLM, build_model, model_config
 
 OPTIMIZERS = ("adamw", "muon")  # what TrainConfig.optimizer may name
+PRECISIONS = ("fp32", "bf16")  # what TrainConfig.precision may name
 
 
 @dataclass
@@ -45,6 +46,12 @@ class TrainConfig:
     seed: int = 1337
     val_fraction: float = 0.1  # the share of the text held out for validation
     device: str = "auto"  # "auto" picks cuda, then mps, then cpu
+    # "fp32", or "bf16": each training step's forward pass under torch.autocast in bfloat16, for GPUs
+    # with fast bf16 (weights, gradients, optimizer state and every evaluation stay float32)
+    precision: str = "fp32"
+    # compile the training step's forward pass with torch.compile: the first step waits for it (about
+    # 20 s on two CPU cores); evaluation and sampling run the model as it is
+    compile: bool = False
     # 0: no limit. Else training stops cleanly once this many seconds have passed (evaluating at the
     # step it stops on), and the learning-rate schedule follows whichever of steps and time is further
     time_budget: float = 0.0
@@ -78,6 +85,8 @@ class TrainConfig:
                 "target_loss must be 0 (off) or a loss in nats, e.g. 1.88",
             ),
             (self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}"),
+            (self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}"),
+            (isinstance(self.compile, bool), "compile must be true or false"),
             (0 < self.val_fraction < 1, "val_fraction must be between 0 and 1 (0.1 holds out a tenth)"),
             (
                 math.isfinite(self.time_budget) and self.time_budget >= 0,
@@ -257,6 +266,7 @@ class Trainer:
         # what a step's forward pass goes through: the model, or its DistributedDataParallel wrapper
         # (charlm.distributed), whose backward averages the gradients of every rank
         self.forward = model
+        self._compiled: tuple | None = None  # (forward, its compiled version), with `compile`
         self.evaluates = True  # False on ranks above 0 of a distributed run: rank 0 evaluates for all
         self.reached: dict = {}  # with target_loss: the step and seconds at which it was reached
         self._measured: dict = {}  # what was measured on the weights as they are (see _once)
@@ -268,15 +278,17 @@ class Trainer:
         are counted or update themselves, which refuse any optimizer but the default."""
         c, model = self.config, self.model
         if model.trained_by_counting or model.trains_itself:
-            if c.optimizer != "adamw":
-                how = (
-                    "counted in one pass"
-                    if model.trained_by_counting
-                    else "trained by its own hand-written SGD"
-                )
-                raise CharlmError(
-                    f"optimizer {c.optimizer} does not apply to {model.config.model_type}: it is {how}."
-                )
+            how = (
+                "counted in one pass" if model.trained_by_counting else "trained by its own hand-written SGD"
+            )
+            for option, value, default in [
+                ("optimizer", c.optimizer, "adamw"),
+                ("precision", c.precision, "fp32"),
+                ("compile", c.compile, False),
+            ]:
+                if value != default:
+                    shown = option if option == "compile" else f"{option} {value}"
+                    raise CharlmError(f"{shown} does not apply to {model.config.model_type}: it is {how}.")
             return None, None
         hidden = model.hidden_matrices() if c.optimizer == "muon" else []
         taken = {id(p) for p in hidden}
@@ -453,7 +465,8 @@ class Trainer:
                 group["lr"] = lr
         self._swap_raw()  # with ema_decay: the step moves the raw weights, not the average
         try:
-            _, loss = self.forward(x, y)
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=c.precision == "bf16"):
+                _, loss = self._step_forward()(x, y)
             loss_value = loss.item()
             self._check_loss(loss_value)
             model.zero_grad(set_to_none=True)
@@ -471,6 +484,15 @@ class Trainer:
                 for average, raw in zip(self.params, self.raw):
                     average.lerp_(raw, (1 - d) / (1 - d**t))
         return loss_value
+
+    def _step_forward(self):
+        """What a training step calls: `forward` (the model or its DDP wrapper), compiled once with
+        `compile`."""
+        if not self.config.compile:
+            return self.forward
+        if self._compiled is None or self._compiled[0] is not self.forward:
+            self._compiled = (self.forward, torch.compile(self.forward))
+        return self._compiled[1]
 
     def _swap_raw(self) -> None:
         """Exchange the model's (averaged) weights with the raw ones; no copying, and nothing without EMA."""
