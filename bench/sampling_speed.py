@@ -1,13 +1,16 @@
 """Sampling speed in characters per second at block size 256: with the incremental state (the
 transformer's key/value cache, the LSTM's hidden state) and with a full re-run over the context, one
-sample streamed with its explanations (`stream`), and 1 or 16 samples as one batch (`sample`). Each
-figure is the best of `--repeats` runs, as timeit reports: on a shared machine the other runs measure
-the neighbours.
+sample streamed with its explanations (`stream`), and 1 or 16 samples as one batch (`sample`).
 
-    python bench/sampling_speed.py [--chars 600] [--repeats 3]
+The cached and re-run runs of a figure alternate, `--repeats` rounds of one each: the speed-up is the
+median of the rounds' ratios (a round's two runs are neighbours in time, so the shared machine's
+drift changes both alike), and the rates shown are each side's best, as timeit reports.
+
+    python bench/sampling_speed.py [--chars 600] [--repeats 5]
 """
 
 import argparse
+import statistics
 import time
 
 import torch
@@ -23,14 +26,19 @@ MODELS = {
 }
 
 
-def best(chars_made, repeats: int) -> float:
-    """The most characters per second of `repeats` calls of chars_made() (which returns how many it made)."""
-    rates = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        made = chars_made()
-        rates.append(made / (time.perf_counter() - start))
-    return max(rates)
+def rate(chars_made) -> float:
+    """Characters per second of one call of chars_made() (which returns how many it made)."""
+    start = time.perf_counter()
+    made = chars_made()
+    return made / (time.perf_counter() - start)
+
+
+def paired(cached, rerun, repeats: int) -> tuple[float, float, float]:
+    """The best rate of each side over `repeats` alternating rounds, and the median of the rounds'
+    ratios cached / re-run."""
+    rounds = [(rate(cached), rate(rerun)) for _ in range(repeats)]
+    best_cached, best_rerun = (max(side) for side in zip(*rounds))
+    return best_cached, best_rerun, statistics.median(c / r for c, r in rounds)
 
 
 def streamed(model, n: int, use_cache: bool):
@@ -47,7 +55,7 @@ def batched(model, n: int, num_samples: int, use_cache: bool = True, prompt: str
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--chars", type=int, default=600, help="characters per sample")
-    parser.add_argument("--repeats", type=int, default=3, help="runs per figure, the best reported")
+    parser.add_argument("--repeats", type=int, default=5, help="alternating rounds per figure")
     args = parser.parse_args()
     print(
         f"{args.chars} characters per sample, untrained weights (speed does not depend on them); {machine()}"
@@ -65,19 +73,17 @@ def main() -> None:
     for name, settings in MODELS.items():
         torch.manual_seed(0)
         model = build_model(model_config(name, chars=CHARS, **settings))
-        rate = lambda run: best(run, args.repeats)  # noqa: E731
-        cached, rerun = rate(streamed(model, args.chars, True)), rate(streamed(model, args.chars, False))
-        one, one_rerun = (
-            rate(batched(model, args.chars, 1)),
-            rate(batched(model, args.chars, 1, use_cache=False)),
+        n, repeats = args.chars, args.repeats
+        cached, rerun, speedup = paired(streamed(model, n, True), streamed(model, n, False), repeats)
+        one, one_rerun, one_speedup = paired(batched(model, n, 1), batched(model, n, 1, False), repeats)
+        filled, filled_rerun, filled_speedup = paired(
+            batched(model, n, 1, prompt=full), batched(model, n, 1, False, prompt=full), repeats
         )
-        filled = rate(batched(model, args.chars, 1, prompt=full))
-        filled_rerun = rate(batched(model, args.chars, 1, use_cache=False, prompt=full))
-        sixteen = rate(batched(model, args.chars, 16))
+        sixteen = max(rate(batched(model, n, 16)) for _ in range(repeats))
         print(
-            f"{name:12} {model.num_params():>9,} {cached:>14,.0f} {rerun:>14,.0f} {cached / rerun:>8.1f}x "
-            f"{one:>9,.0f} {one_rerun:>8,.0f} {one / one_rerun:>8.1f}x {filled:>13,.0f} {filled_rerun:>8,.0f} "
-            f"{filled / filled_rerun:>8.1f}x {sixteen:>11,.0f}",
+            f"{name:12} {model.num_params():>9,} {cached:>14,.0f} {rerun:>14,.0f} {speedup:>8.1f}x "
+            f"{one:>9,.0f} {one_rerun:>8,.0f} {one_speedup:>8.1f}x {filled:>13,.0f} {filled_rerun:>8,.0f} "
+            f"{filled_speedup:>8.1f}x {sixteen:>11,.0f}",
             flush=True,
         )
 
