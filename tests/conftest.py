@@ -72,6 +72,33 @@ def train_tiny(
     return trainer, losses
 
 
+def straight_and_resumed(tmp_path, config: TrainConfig, **settings) -> tuple[Trainer, Trainer, list, list]:
+    """A transformer trained config.steps on NAMES, and the same run stopped halfway, saved, loaded and
+    resumed: (the straight trainer, the resumed one, the straight run's losses, the two halves')."""
+    from charlm.checkpoint import load_checkpoint, resume, save_checkpoint
+    from charlm.train import new_trainer
+
+    settings = {**own("transformer", TINY), **settings}
+    straight = new_trainer(NAMES, "lines", "transformer", config, **settings)
+    whole = [e.train_loss for e in straight.run()]
+    half = new_trainer(NAMES, "lines", "transformer", config, **settings)
+    parts = []
+    for event in half.run():
+        parts.append(event.train_loss)
+        if event.step == config.steps // 2:
+            break
+    save_checkpoint(tmp_path / "half", half.model, trainer=half, metrics={})
+    second = resume(load_checkpoint(tmp_path / "half"), NAMES)
+    parts += [e.train_loss for e in second.run()]
+    return straight, second, whole, parts
+
+
+def same_weights(a: Trainer, b: Trainer) -> bool:
+    """Whether two trainers' models hold equal weights, tensor for tensor."""
+    ours, theirs = a.model.state_dict(), b.model.state_dict()
+    return ours.keys() == theirs.keys() and all(torch.equal(ours[k], theirs[k]) for k in ours)
+
+
 @pytest.fixture
 def text_file(tmp_path):
     """TEXT written to a UTF-8 file."""

@@ -2,17 +2,12 @@
 the models it does not apply to."""
 
 import pytest
-import torch
-from conftest import NAMES, TEXT, TINY, own, tiny_model, tiny_train_config
+from conftest import TEXT, TINY, own, same_weights, straight_and_resumed, tiny_model, tiny_train_config
 
 from charlm.checkpoint import load_checkpoint, resume, save_checkpoint
 from charlm.errors import CharlmError
 from charlm.models import MODELS
 from charlm.train import Trainer, new_trainer
-
-
-def weights(model) -> dict[str, torch.Tensor]:
-    return {k: v.clone() for k, v in model.state_dict().items()}
 
 
 def test_muon_moves_the_hidden_matrices_and_adamw_the_rest():
@@ -41,22 +36,9 @@ def test_muon_learns_and_is_deterministic(name):
 @pytest.mark.parametrize("ema", [0.0, 0.9])
 def test_resume_with_muon_equals_training_straight(tmp_path, ema):
     config = tiny_train_config(steps=16, eval_interval=8, optimizer="muon", ema_decay=ema)
-    settings = {**own("transformer", TINY), "dropout": 0.2}
-    straight = new_trainer(NAMES, "lines", "transformer", config, **settings)
-    losses = [e.train_loss for e in straight.run()]
-    half = new_trainer(NAMES, "lines", "transformer", config, **settings)
-    head = []
-    for event in half.run():
-        head.append(event.train_loss)
-        if event.step == 8:
-            break
-    save_checkpoint(tmp_path / "half", half.model, trainer=half, metrics={})
-    second = resume(load_checkpoint(tmp_path / "half"), NAMES)
+    straight, second, whole, parts = straight_and_resumed(tmp_path, config, dropout=0.2)
     assert second.config.optimizer == "muon" and second.muon is not None
-    head += [e.train_loss for e in second.run()]
-    assert head == losses
-    end = weights(straight.model)
-    assert all(torch.equal(v, end[k]) for k, v in second.model.state_dict().items())
+    assert parts == whole and same_weights(straight, second)
 
 
 def test_resuming_with_another_optimizer_is_refused(tmp_path):

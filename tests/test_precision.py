@@ -4,10 +4,18 @@ deterministic, saved with the checkpoint and resumed exactly, set from the comma
 in one line by the models they do not apply to."""
 
 import pytest
-import torch
-from conftest import NAMES, TINY, own, run_cli, tiny_model, tiny_train_config
+from conftest import (
+    NAMES,
+    TINY,
+    own,
+    run_cli,
+    same_weights,
+    straight_and_resumed,
+    tiny_model,
+    tiny_train_config,
+)
 
-from charlm.checkpoint import load_checkpoint, resume, save_checkpoint
+from charlm.checkpoint import load_checkpoint
 from charlm.errors import CharlmError
 from charlm.models import MODELS
 from charlm.train import Trainer, new_trainer
@@ -18,28 +26,6 @@ SETTINGS = {**own("transformer", TINY), "dropout": 0.2}
 def losses(config, **settings) -> list[float]:
     trainer = new_trainer(NAMES, "lines", "transformer", config, **{**SETTINGS, **settings})
     return [e.train_loss for e in trainer.run()]
-
-
-def straight_and_resumed(tmp_path, config) -> tuple[Trainer, Trainer, list[float], list[float]]:
-    """A run of config.steps, and the same run stopped halfway, saved, loaded and resumed."""
-    straight = new_trainer(NAMES, "lines", "transformer", config, **SETTINGS)
-    whole = [e.train_loss for e in straight.run()]
-    half = new_trainer(NAMES, "lines", "transformer", config, **SETTINGS)
-    parts = []
-    for event in half.run():
-        parts.append(event.train_loss)
-        if event.step == config.steps // 2:
-            break
-    save_checkpoint(tmp_path / "half", half.model, trainer=half, metrics={})
-    second = resume(load_checkpoint(tmp_path / "half"), NAMES)
-    parts += [e.train_loss for e in second.run()]
-    return straight, second, whole, parts
-
-
-def same_weights(a, b) -> bool:
-    return all(
-        torch.equal(x, y) for x, y in zip(a.model.state_dict().values(), b.model.state_dict().values())
-    )
 
 
 def test_bf16_trains_deterministically_on_other_numbers_than_fp32():
@@ -53,7 +39,7 @@ def test_bf16_trains_deterministically_on_other_numbers_than_fp32():
 
 def test_bf16_is_saved_with_the_checkpoint_and_resumes_exactly(tmp_path):
     config = tiny_train_config(steps=12, eval_interval=6, precision="bf16")
-    straight, second, whole, parts = straight_and_resumed(tmp_path, config)
+    straight, second, whole, parts = straight_and_resumed(tmp_path, config, dropout=0.2)
     assert second.config.precision == "bf16"
     assert parts == whole and same_weights(straight, second)
 
@@ -62,7 +48,7 @@ def test_bf16_is_saved_with_the_checkpoint_and_resumes_exactly(tmp_path):
 @pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning")
 def test_compiled_training_follows_eager_training_and_resumes_exactly(tmp_path):
     config = tiny_train_config(steps=8, eval_interval=4, compile=True)
-    straight, second, whole, parts = straight_and_resumed(tmp_path, config)
+    straight, second, whole, parts = straight_and_resumed(tmp_path, config, dropout=0.2)
     assert straight._compiled is not None and second.config.compile  # the step went through the compiler
     assert parts == whole and same_weights(straight, second)
     # without dropout (whose compiled masks come from another random stream) the same numbers as eager,
