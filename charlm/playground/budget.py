@@ -72,7 +72,7 @@ def plan_run(
 
 def panel(t: Tab) -> None:
     """The "train for" choice, auto and keep-best, beside Steps."""
-    with gr.Row():
+    with gr.Row() as t.budget_row:
         t.budget = gr.Dropdown(
             list(BUDGETS), value=DEFAULT_BUDGET, label="Train for", elem_id="train-budget", scale=1,
             info="stops cleanly when the time is up; the learning rate follows the clock, so only "

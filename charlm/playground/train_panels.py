@@ -16,6 +16,7 @@ from charlm.sampling import sample
 from charlm.train import Progress
 
 LADDER = list(MODELS)  # the Train tab's models, in the ladder's order
+OPTIMIZER_CHOICES = [("AdamW", "adamw"), ("Muon", "muon")]  # (shown, TrainConfig.optimizer)
 
 
 def all_settings() -> list[Setting]:
@@ -83,7 +84,7 @@ def optimizer_panel(t: Tab) -> None:
     --target-loss, shown for the models that train by gradient descent with PyTorch's optimizers."""
     with gr.Row() as t.optimizer_row:
         t.optimizer = gr.Radio(
-            [("AdamW", "adamw"), ("Muon", "muon")],
+            OPTIMIZER_CHOICES,
             value="adamw",
             label="Optimizer",
             info="Muon: the hidden matrices' steps orthogonalised (Newton-Schulz), AdamW for embeddings, "

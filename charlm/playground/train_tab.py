@@ -33,6 +33,7 @@ from charlm.playground.session import (
 )
 from charlm.playground.train_panels import (  # noqa: F401 (fill_on_load: demo.py wires it from here)
     LADDER,
+    OPTIMIZER_CHOICES,
     SLIDERS,
     fill_on_load,
     live_sample,
@@ -82,6 +83,7 @@ def choose_model(name: str) -> dict:
         )
     updates.update(steps=cls.default_steps, batch_size=cls.playground_batch_size or 32, lr=cls.default_lr)
     updates["train_settings"] = gr.update(visible=not cls.trained_by_counting)
+    updates["budget_row"] = gr.update(visible=not cls.trained_by_counting)  # counting takes no time
     by_torch = not (cls.trained_by_counting or cls.trains_itself)  # what PyTorch's optimizers train
     updates["optimizer_row"] = gr.update(visible=by_torch)
     if not by_torch:
@@ -161,9 +163,11 @@ def make_trainer(
         trainer = continued_trainer(ws, text, mode, steps, batch_size, lr, seed)
         chosen, kept = plan.get("optimizer", trainer.config.optimizer), trainer.config.optimizer
         if chosen != kept:
+            shown = {value: label for label, value in OPTIMIZER_CHOICES}
             raise CharlmError(
-                f"this session's model was trained with {kept}, and continuing goes on with its optimizer's "
-                f"state; choose {kept}, or untick 'Continue training' to start a new model with {chosen}."
+                f"this session's model was trained with {shown[kept]}, and continuing goes on with its "
+                f"optimizer's state; choose {shown[kept]}, or untick 'Continue training this session's "
+                f"model' to start a new one with {shown[chosen]}."
             )
         for key in ("time_budget", "keep_best", "target_loss"):
             setattr(trainer.config, key, plan.get(key, getattr(trainer.config, key)))
@@ -224,16 +228,26 @@ def final_view(trainer: Trainer, new: Workspace, samples: list[str], note: str) 
     history, refs = new.history, new.refs
     if trainer.model.trained_by_counting:
         note = f"counted every pair of the training text in one pass: validation loss {m['val_loss']:.3f}"
-    elif m.get("kept") == "best" and m["best_step"] != m["steps"]:
-        note = f"{note or 'done'}; kept the best weights, from step {m['best_step']:,} (val {m['best_val_loss']:.3f})"
-    elif trainer.stopped_by:
-        note = f"stopped by the {trainer.stopped_by} at step {m['steps']:,}"
+    else:
+        note = note or ending(trainer)
+        if m.get("kept") == "best" and m["best_step"] != m["steps"]:
+            note += f"; kept the best weights, from step {m['best_step']:,} (val {m['best_val_loss']:.3f})"
     kept = m["best_step"] if m.get("kept") == "best" else None
     warnings = viz.training_warnings(m["num_params"], len(trainer.corpus.train.tokens), history, kept)
     behind = "" if trainer.model.trained_by_counting else viz.bigram_warning(m["val_loss"], 0.0, refs)
     losses = {"train": m["train_loss"], "validation": m["val_loss"]}
     final = train_view(new, trainer.last, history, refs, samples, warnings + [behind] * bool(behind), note)
     return {**final, "metrics": viz.metrics_markdown(losses, refs)}
+
+
+def ending(trainer: Trainer) -> str:
+    """Why a training that ran on its own ended, in words: its steps, or what stopped it early."""
+    c = trainer.config
+    return {
+        "time budget": f"stopped at step {trainer.step:,}: the time was up",
+        "patience": f"stopped early at step {trainer.step:,}: no new best in {c.patience} evaluations",
+        "target loss": f"stopped at step {trainer.step:,}: the validation loss reached the target {c.target_loss:g}",
+    }.get(trainer.stopped_by, "done")
 
 
 def train_steps(trainer: Trainer, new: Workspace, old: Workspace | None, stopping, samples: list[str]):
@@ -259,7 +273,9 @@ def train_steps(trainer: Trainer, new: Workspace, old: Workspace | None, stoppin
             if event.done or now - last_update >= settings.UPDATE_SECONDS:
                 last_update = now
                 warnings = viz.training_warnings(num_params, num_chars, history)
-                yield train_view(new, event, history, refs, samples, warnings)
+                yield train_view(
+                    new, event, history, refs, samples, warnings, ending(trainer) if event.done else ""
+                )
     except CharlmError:  # diverged: the session keeps its previous model
         yield train_view(old, trainer.last, history, refs, samples, [], "failed: the previous model is kept")
         raise
@@ -324,7 +340,7 @@ def wire(t: Tab, ws: gr.State, session: gr.Markdown) -> None:
     on(t.mode.change, **described)
     chosen = {"about": t.about, **{s.name: c for s, c in zip(SLIDERS, t.settings)}}
     chosen.update(steps=t.steps, batch_size=t.batch_size, lr=t.lr, train_settings=t.train_settings)
-    chosen.update(optimizer_row=t.optimizer_row, optimizer=t.optimizer)
+    chosen.update(optimizer_row=t.optimizer_row, optimizer=t.optimizer, budget_row=t.budget_row)
     on(on(t.model.change, choose_model, t.model, chosen, api_visibility="undocumented").then, **described)
     for widget in t.settings:
         on(settled(widget), **described)

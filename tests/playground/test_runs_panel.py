@@ -57,7 +57,7 @@ def test_a_plan_reaches_the_trainer():
     final = trained(model="mlp", steps=500, plan=plan)[-1]
     trainer = final["ws"].trainer
     assert trainer.config.keep_best and trainer.step == 1 and trainer.stopped_by == "time budget"
-    assert "time budget" in final["progress"]
+    assert "stopped at step 1: the time was up" in final["progress"]
 
 
 def test_runs_are_kept_ticked_renamed_removed_and_made_the_model_again():

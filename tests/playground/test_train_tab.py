@@ -69,6 +69,7 @@ def test_choose_model_shows_exactly_the_settings_the_model_uses_and_its_defaults
     shown = {s.name for s in SLIDERS if updates[s.name]["visible"]}
     assert shown == set(own_defaults(name))
     assert updates["train_settings"]["visible"] == (name != "bigram")  # counting: no steps or lr
+    assert updates["budget_row"]["visible"] == (name != "bigram")  # nor a time to train for
     by_torch = not (MODELS[name].trained_by_counting or MODELS[name].trains_itself)
     assert updates["optimizer_row"]["visible"] == by_torch  # Muon or AdamW: PyTorch's optimizers only
     assert updates.get("optimizer", "adamw") == "adamw"
@@ -192,7 +193,7 @@ def test_muon_chosen_on_the_page_trains_is_saved_and_continues():
 
 def test_continuing_with_another_optimizer_is_refused_and_the_session_keeps_its_model(ws):
     before = params(ws.model)
-    with pytest.raises(gr.Error, match="trained with adamw.*choose adamw, or untick 'Continue training'"):
+    with pytest.raises(gr.Error, match="trained with AdamW.*choose AdamW, or untick 'Continue training this"):
         trained(ws=ws, continue_training=True, plan=plan(optimizer="muon"))
     assert all(torch.equal(a, b) for a, b in zip(before, params(ws.model)))
 
@@ -201,9 +202,19 @@ def test_a_target_loss_set_on_the_page_stops_at_the_first_evaluation_at_or_under
     final = trained(model="mlp", steps=300, plan=plan(target_loss=50.0))[-1]  # any loss is under 50
     trainer = final["ws"].trainer
     assert trainer.stopped_by == "target loss" and trainer.step == 1  # the first evaluation: step 1
-    assert "target loss" in final["progress"]
-    never = trained(model="mlp", steps=12, plan=plan(target_loss=0.01))[-1]["ws"].trainer
-    assert never.step == 12 and never.stopped_by == ""
+    assert "stopped at step 1: the validation loss reached the target 50" in final["progress"]
+    never = trained(model="mlp", steps=12, plan=plan(target_loss=0.01))[-1]
+    assert never["ws"].trainer.step == 12 and never["ws"].trainer.stopped_by == ""
+    assert never["progress"].endswith("· done</div></div>")
+
+
+def test_a_run_stopped_by_patience_says_so_and_which_weights_it_kept():
+    # keep-best and patience, as auto plans them for a long run on a small text
+    final = trained(model="mlp", steps=3000, plan=plan(keep_best=True, patience=2, eval_interval=5))[-1]
+    trainer, m = final["ws"].trainer, final["ws"].metrics
+    assert trainer.stopped_by == "patience" and trainer.step < 3000
+    assert f"stopped early at step {trainer.step:,}: no new best in 2 evaluations" in final["progress"]
+    assert f"kept the best weights, from step {m['best_step']:,}" in final["progress"]
 
 
 def test_continuing_refuses_a_text_with_new_characters_and_a_different_mode(ws):
