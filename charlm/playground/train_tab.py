@@ -285,6 +285,13 @@ def train_steps(trainer: Trainer, new: Workspace, old: Workspace | None, stoppin
     return ""
 
 
+def continued_optimizer(ws: Workspace | None, continuing: bool):
+    """Ticking "Continue training" sets the optimizer to the one the session's model was trained with,
+    since continuing goes on with that optimizer's state."""
+    config = ws.train_config if ws is not None and continuing else None
+    return config.optimizer if config is not None else gr.skip()
+
+
 def arm_stop(request: gr.Request) -> None:
     """Runs as Train is clicked, before the training leaves the queue: a fresh stop switch."""
     TRAINING.arm(request.session_hash)
@@ -345,6 +352,8 @@ def wire(t: Tab, ws: gr.State, session: gr.Markdown) -> None:
     for widget in t.settings:
         on(settled(widget), **described)
     wire_train(t, ws, session)
+    quiet = dict(queue=False, show_progress="hidden", api_visibility="undocumented")
+    t.continue_training.change(continued_optimizer, [ws, t.continue_training], t.optimizer, **quiet)
     # the plan may have put auto's sizes into the sliders: the parameter count follows them
     on(t.planned.success, **{k: v for k, v in described.items() if k != "trigger_mode"})
     runs.wire(t, ws, session, t.trained)

@@ -191,6 +191,15 @@ def test_muon_chosen_on_the_page_trains_is_saved_and_continues():
     assert list(resumed.run())[-1].step == 10
 
 
+
+def test_ticking_continue_sets_the_optimizer_the_model_was_trained_with(ws):
+    muon = trained(model="transformer", steps=2, plan=plan(optimizer="muon"))[-1]["ws"]
+    assert train_tab.continued_optimizer(muon, True) == "muon"
+    assert train_tab.continued_optimizer(ws, True) == "adamw"
+    skipped = [train_tab.continued_optimizer(muon, False), train_tab.continued_optimizer(None, True)]
+    assert all(isinstance(u, dict) and u.get("__type__") == "update" and len(u) == 1 for u in skipped)
+
+
 def test_continuing_with_another_optimizer_is_refused_and_the_session_keeps_its_model(ws):
     before = params(ws.model)
     with pytest.raises(gr.Error, match="trained with AdamW.*choose AdamW, or untick 'Continue training this"):
