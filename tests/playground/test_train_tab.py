@@ -191,7 +191,6 @@ def test_muon_chosen_on_the_page_trains_is_saved_and_continues():
     assert list(resumed.run())[-1].step == 10
 
 
-
 def test_ticking_continue_sets_the_optimizer_the_model_was_trained_with(ws):
     muon = trained(model="transformer", steps=2, plan=plan(optimizer="muon"))[-1]["ws"]
     assert train_tab.continued_optimizer(muon, True) == "muon"
