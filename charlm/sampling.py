@@ -59,6 +59,12 @@ def check_sampling(temperature: float, top_k: int | None, top_p: float | None, l
         raise CharlmError(f"length must be a whole number from 1 to 100000, not {length!r}.")
 
 
+def unchanged(temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None) -> bool:
+    """Whether these settings sample from the model's distribution as it is: temperature 1, no top-k,
+    no top-p (what sampling_scores then leaves alone)."""
+    return temperature == 1 and not top_k and (top_p is None or top_p >= 1)
+
+
 def sampling_scores(
     logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None
 ) -> torch.Tensor:
@@ -204,7 +210,7 @@ def stream(
     """
     vocab = model.config.vocab
     filters = dict(temperature=temperature, top_k=top_k, top_p=top_p)
-    as_is = temperature == 1 and not top_k and (top_p is None or top_p >= 1)  # nothing reshapes it
+    as_is = unchanged(**filters)
     for nxt, last in generate(model, prompt, 1, **filters, **options):
         used = None if as_is else next_distribution(last[0], **filters)
         yield explain_token(vocab, int(nxt[0]), last[0], used, alternatives)

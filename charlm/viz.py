@@ -14,7 +14,7 @@ from plotly.subplots import make_subplots
 from charlm.data import Corpus, Split, Vocab, make_split, split_lines
 from charlm.errors import CharlmError
 from charlm.models import CharLM, build_model, model_config
-from charlm.sampling import Token, next_distribution
+from charlm.sampling import Token, next_distribution, unchanged
 from charlm.train import Progress, evaluate, loss_metrics
 
 OTHER = "(other)"  # the row and column that gathers every character left out of a top-N table
@@ -524,7 +524,7 @@ def distribution_figure(
     if top_p is not None and top_p < 1:
         filters.append(f"top-p {top_p:g}")
     fig = go.Figure()
-    same = temperature == 1 and not top_k and (top_p is None or top_p >= 1)  # the sliders change nothing
+    same = unchanged(temperature, top_k, top_p)  # the sliders change nothing
     model = "the model, sampled from as it is (temperature 1)" if same else "the model (temperature 1)"
     fig.add_bar(x=x, y=[float(raw[i]) for i in order], name=model, marker_color="#9ab8dd")
     if not same:
